@@ -1,0 +1,205 @@
+"""Training and validation data as re-iterable sources of batches with a controlled order.
+
+The order of batches depends only on ``(seed, epoch)``, never on what the model consumed from
+the global RNG, so every trial of a seed sees the same batches in every engine.
+
+Two kinds of source:
+
+- ``TensorData``: in-memory tensors (a tuple ``(x, y, ...)`` or a dict of equal-length
+  tensors), moved to the device once and sliced into batches by a seeded permutation;
+- ``IterableData``: a ``DataLoader`` or any re-iterable of batches (tuples or dicts). A shuffling
+  DataLoader draws its order from a seeded RNG at the start of each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import torch
+
+from .errors import bad_arg
+
+Batch = Any
+
+
+def derive_seed(seed: int, epoch: int, salt: int = 0) -> int:
+    """A 63-bit seed for (seed, epoch): stable across processes and engines."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7_919 + salt * 104_729 + 12_345) % (2**63 - 1)
+
+
+def to_device(batch: Batch, device: torch.device | str) -> Batch:
+    """Move every tensor inside a batch (tuple, list, dict, tensor) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def batch_size_of(batch: Batch) -> int:
+    """Number of samples in a batch: the leading dimension of its first tensor."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() else 1
+    values = batch.values() if isinstance(batch, Mapping) else batch
+    for v in values:
+        if isinstance(v, torch.Tensor) and v.dim() > 0:
+            return int(v.shape[0])
+    return 1
+
+
+def is_tensor_data(data: Any) -> bool:
+    """True for an in-memory dataset: a tuple or dict of tensors of equal leading length."""
+    if isinstance(data, tuple) and data and all(isinstance(t, torch.Tensor) for t in data):
+        return True
+    if isinstance(data, Mapping) and data and all(isinstance(t, torch.Tensor)
+                                                  for t in data.values()):
+        return True
+    return False
+
+
+class TensorData:
+    """In-memory tensors sliced into batches by a seeded permutation."""
+
+    def __init__(self, tensors: tuple | Mapping, batch_size: int, *, shuffle: bool,
+                 drop_last: bool, name: str) -> None:
+        items = list(tensors.values()) if isinstance(tensors, Mapping) else list(tensors)
+        lengths = {int(t.shape[0]) if t.dim() else -1 for t in items}
+        if len(lengths) != 1 or -1 in lengths:
+            raise bad_arg(name, {"lengths": sorted(lengths)},
+                          "tensors sharing one leading (sample) dimension",
+                          "Pass (inputs, targets) with the same number of rows.")
+        self.n = lengths.pop()
+        if self.n == 0:
+            raise bad_arg(name, "0 samples", "a non-empty dataset",
+                          "Check the data you passed; it holds no samples.")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise bad_arg("batch_size", batch_size, "a positive integer for in-memory tensors",
+                          "Pass batch_size=, e.g. batch_size=128.")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.is_dict = isinstance(tensors, Mapping)
+        if drop_last and self.n < batch_size:
+            raise bad_arg("batch_size", batch_size,
+                          f"at most the {self.n} samples of {name} when drop_last=True",
+                          "Lower batch_size or set drop_last=False.")
+
+    def to(self, device: torch.device) -> TensorData:
+        if self.is_dict:
+            moved: Any = {k: v.to(device) for k, v in self.tensors.items()}
+        else:
+            moved = tuple(t.to(device) for t in self.tensors)
+        out = TensorData.__new__(TensorData)
+        out.__dict__.update(self.__dict__)
+        out.tensors = moved
+        return out
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def order(self, seed: int, epoch: int) -> torch.Tensor:
+        """The sample order of an epoch (CPU int64), a function of (seed, epoch) alone."""
+        if not self.shuffle:
+            return torch.arange(self.n)
+        g = torch.Generator().manual_seed(derive_seed(seed, epoch))
+        return torch.randperm(self.n, generator=g)
+
+    def take(self, idx: torch.Tensor) -> Batch:
+        if self.is_dict:
+            return {k: v[idx.to(v.device)] for k, v in self.tensors.items()}
+        return tuple(t[idx.to(t.device)] for t in self.tensors)
+
+    def batches(self, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
+        order = self.order(seed, epoch)
+        for i in range(len(self)):
+            yield self.take(order[i * self.batch_size:(i + 1) * self.batch_size])
+
+    def fingerprint_sample(self) -> Batch:
+        return self.take(torch.arange(min(self.n, 64)))
+
+
+class IterableData:
+    """A DataLoader or any re-iterable of batches, with a seeded order per epoch."""
+
+    def __init__(self, source: Iterable, *, name: str) -> None:
+        if isinstance(source, Iterator) and not hasattr(source, "__len__"):
+            raise bad_arg(name, type(source).__name__,
+                          "a re-iterable (a DataLoader, a list of batches) or in-memory tensors",
+                          "A one-shot iterator/generator is consumed by the first trial; "
+                          "wrap the data in a list or a DataLoader.")
+        self.source = source
+        self.name = name
+
+    def __len__(self) -> int:
+        try:
+            return len(self.source)  # type: ignore[arg-type]
+        except TypeError:
+            return -1
+
+    def _generators(self) -> list[torch.Generator]:
+        gens = []
+        for obj in (self.source, getattr(self.source, "sampler", None),
+                    getattr(getattr(self.source, "batch_sampler", None), "sampler", None)):
+            g = getattr(obj, "generator", None)
+            if isinstance(g, torch.Generator) and all(g is not h for h in gens):
+                gens.append(g)
+        return gens
+
+    def batches(self, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
+        # A DataLoader draws its shuffling seed from the global RNG (or its own generator)
+        # when its iterator starts; seed both so the order depends on (seed, epoch) alone.
+        gens = self._generators()
+        saved = [g.get_state() for g in gens]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, epoch))
+            for g in gens:
+                g.manual_seed(derive_seed(seed, epoch))
+            it = iter(self.source)
+            try:
+                first = next(it)
+            except StopIteration:
+                return
+            finally:
+                for g, s in zip(gens, saved):
+                    g.set_state(s)
+        yield first
+        yield from it
+
+    def fingerprint_sample(self) -> Batch:
+        for b in self.source:
+            return b
+        return None
+
+
+def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,
+              drop_last: bool) -> TensorData | IterableData:
+    if data is None:
+        raise bad_arg(name, None, "a DataLoader, a list of batches, or in-memory tensors",
+                      f"Pass {name}=.")
+    if is_tensor_data(data):
+        if batch_size is None:
+            raise bad_arg("batch_size", None, f"a batch size for the in-memory {name}",
+                          "Pass batch_size=, e.g. batch_size=128.")
+        return TensorData(data, batch_size, shuffle=shuffle, drop_last=drop_last, name=name)
+    if isinstance(data, torch.Tensor):
+        raise bad_arg(name, f"Tensor{tuple(data.shape)}", "(inputs, targets) tensors",
+                      "Pass a tuple (x, y), not a single tensor.")
+    if not isinstance(data, Iterable):
+        raise bad_arg(name, type(data).__name__,
+                      "a DataLoader, a list of batches, or a tuple (x, y) of tensors",
+                      "Wrap your data in a torch DataLoader.")
+    return IterableData(data, name=name)
+
+
+def steps_per_epoch(n_batches: int, accumulation_steps: int) -> int:
+    return n_batches // accumulation_steps if n_batches >= 0 else -1
+
+
+def ceil_div(a: int, b: int) -> int:
+    return int(math.ceil(a / b))

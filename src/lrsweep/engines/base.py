@@ -1,0 +1,58 @@
+"""The engine protocol and the lookup by name."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import EngineUnavailable, bad_arg
+from ..trial import TrialResult, TrialSpec
+
+log = logging.getLogger("lrsweep")
+
+ResultCallback = Callable[[TrialResult], None]
+ENGINES = ("auto", "sequential", "vectorized", "ray")
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
+        """Run every spec; call ``on_result`` once per trial as it finishes. A trial that
+        raises is reported as failed; the others go on."""
+
+
+def get_engine(engine: str | Engine, task: Any = None, **options: Any) -> Engine:
+    """Resolve ``engine`` (a name or an Engine) for ``task``. ``"auto"`` picks the fastest
+    engine that supports the task and logs why."""
+    if not isinstance(engine, str):
+        if isinstance(engine, Engine):
+            return engine
+        raise bad_arg("engine", engine, f"one of {ENGINES} or an Engine object",
+                      "Pass engine='sequential'.")
+    if engine not in ENGINES:
+        raise bad_arg("engine", engine, f"one of {ENGINES}", "Pass engine='auto'.")
+    from .sequential import SequentialEngine
+
+    if engine == "sequential":
+        return SequentialEngine(**options)
+    if engine == "vectorized":
+        from .vectorized import VectorizedEngine  # noqa: PLC0415
+
+        return VectorizedEngine(task=task, **options)
+    if engine == "ray":
+        from .ray import RayEngine  # noqa: PLC0415
+
+        return RayEngine(**options)
+    # auto
+    try:
+        from .vectorized import choose_auto  # noqa: PLC0415
+    except ImportError:
+        return SequentialEngine()
+    try:
+        return choose_auto(task, **options)
+    except EngineUnavailable as e:
+        log.info("engine='auto': using sequential (%s)", e)
+        return SequentialEngine()

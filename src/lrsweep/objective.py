@@ -1,0 +1,100 @@
+"""User-owned training loops: ``sweep(objective, lrs=..., direction=...)``.
+
+``objective(trial)`` trains however it likes at ``trial.lr`` (seeded by ``trial.seed``),
+calls ``trial.report(step, loss)`` as it goes (which applies the divergence rule and stops a
+diverging trial by raising ``TrialDiverged``), and returns the validation metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .errors import TrialDiverged, bad_arg
+from .rng import isolated_rng, seed_everything
+from .trial import Status, TrialResult, TrialSpec
+
+log = logging.getLogger("lrsweep")
+
+
+class Trial:
+    """What ``objective(trial)`` receives."""
+
+    def __init__(self, lr: float, seed: int, divergence_factor: float = 4.0) -> None:
+        from .engines.sequential import DivergenceMonitor
+
+        self.lr = lr
+        self.seed = seed
+        self.curve: list[float] = []
+        self.steps: list[int] = []
+        self._monitor = DivergenceMonitor(divergence_factor)
+
+    def report(self, step: int, loss: float) -> None:
+        """Record the training loss at ``step``; raises ``TrialDiverged`` if it diverged."""
+        value = float(loss)
+        self.steps.append(int(step))
+        self.curve.append(value)
+        if self._monitor.update(value):
+            raise TrialDiverged(f"loss {value:.4g} at step {step} diverged "
+                                f"(initial {self._monitor.initial})")
+
+    def __repr__(self) -> str:
+        return f"Trial(lr={self.lr:g}, seed={self.seed})"
+
+
+class ObjectiveTask:
+    """Adapter that lets a user's ``objective(trial) -> metric`` go through ``sweep``."""
+
+    def __init__(self, objective: Callable[[Trial], float], direction: str | None,
+                 divergence_factor: float = 4.0, name: str | None = None) -> None:
+        from .task import normalize_direction
+
+        if not callable(objective):
+            raise bad_arg("objective", objective, "callable(trial) -> metric",
+                          "Pass a Task or a function.")
+        self.objective = objective
+        self.direction = normalize_direction(direction)
+        self.divergence_factor = float(divergence_factor)
+        self.metric_name = "metric"
+        self.name = name or getattr(objective, "__qualname__", "objective")
+
+    def protocol(self) -> dict[str, Any]:
+        fn = self.objective
+        code = getattr(fn, "__code__", None)
+        return {
+            "objective": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}",
+            "code_sha": hash_code(code) if code is not None else None,
+            "direction": self.direction,
+            "divergence_factor": self.divergence_factor,
+        }
+
+
+def hash_code(code: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
+
+
+def run_objective_trial(task: ObjectiveTask, spec: TrialSpec, engine: str) -> TrialResult:
+    t0 = time.perf_counter()
+    trial = Trial(spec.lr, spec.seed, task.divergence_factor)
+    try:
+        with isolated_rng():
+            seed_everything(spec.seed)
+            value = task.objective(trial)
+        metric = float(value)
+        status = Status.OK if math.isfinite(metric) else Status.DIVERGED
+        return TrialResult(spec.lr, spec.seed, status, metric if status is Status.OK else None,
+                           trial.curve, len(trial.curve), time.perf_counter() - t0, engine)
+    except TrialDiverged as e:
+        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, trial.curve,
+                           len(trial.curve), time.perf_counter() - t0, engine, error=str(e))
+    except Exception as e:
+        log.warning("objective lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
+        return TrialResult(spec.lr, spec.seed, Status.FAILED, None, trial.curve,
+                           len(trial.curve), time.perf_counter() - t0, engine,
+                           error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")

@@ -1,0 +1,168 @@
+"""``SweepResult``: the trials of a sweep, with the views a user wants (best, table, JSON,
+CSV, plot, optimum)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .trial import Status, TrialResult
+
+
+class SweepResult:
+    """The outcome of a sweep: ``trials`` (one ``TrialResult`` per (lr, seed)), the metric's
+    ``direction`` ('max' or 'min') and name."""
+
+    def __init__(self, trials: Iterable[TrialResult], direction: str, metric_name: str = "metric",
+                 *, engine: str = "sequential", study: str | None = None,
+                 protocol: dict[str, Any] | None = None) -> None:
+        self.trials = sorted(trials, key=lambda t: (t.lr, t.seed))
+        self.direction = direction
+        self.metric_name = metric_name
+        self.engine = engine
+        self.study = study
+        self.protocol = protocol or {}
+
+    # ---------------------------------------------------------------------------- views ----
+    @property
+    def lrs(self) -> list[float]:
+        return sorted({t.lr for t in self.trials})
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({t.seed for t in self.trials})
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "max" else a < b
+
+    def by_lr(self) -> dict[float, list[TrialResult]]:
+        groups: dict[float, list[TrialResult]] = defaultdict(list)
+        for t in self.trials:
+            groups[t.lr].append(t)
+        return dict(sorted(groups.items()))
+
+    def mean_metric(self, lr: float) -> float | None:
+        """Mean over seeds of the finished trials at ``lr``; None if any seed diverged or
+        none finished (a diverged seed makes the LR unusable)."""
+        group = self.by_lr().get(lr, [])
+        if not group or any(t.status is Status.DIVERGED for t in group):
+            return None
+        vals = [t.metric for t in group if t.ok]
+        return sum(vals) / len(vals) if vals else None  # type: ignore[arg-type]
+
+    def best(self) -> TrialResult | None:
+        """The finished trial with the best metric (never a diverged or failed one). With
+        several seeds, the best LR by mean metric, and its best-seed trial."""
+        best_lr, best_val = None, None
+        for lr in self.lrs:
+            m = self.mean_metric(lr)
+            if m is not None and (best_val is None or self._better(m, best_val)):
+                best_lr, best_val = lr, m
+        if best_lr is None:
+            return None
+        group = [t for t in self.by_lr()[best_lr] if t.ok]
+        pick = max if self.direction == "max" else min
+        return pick(group, key=lambda t: t.metric)  # type: ignore[arg-type,return-value]
+
+    def as_dict(self) -> dict[float, float]:
+        """LR -> mean metric over seeds (nan where the LR diverged or failed)."""
+        out = {}
+        for lr in self.lrs:
+            m = self.mean_metric(lr)
+            out[lr] = math.nan if m is None else m
+        return out
+
+    def optimum(self, **options: Any) -> Any:
+        """The optimum with its interval, band and edge flags (see ``lrsweep.analysis``)."""
+        from .analysis import optimum_from_trials
+
+        return optimum_from_trials(self.trials, self.direction, **options)
+
+    def table(self) -> str:
+        """A readable text table, one row per LR (mean over seeds), the best marked '*'."""
+        best = self.best()
+        rows = [("", "lr", self.metric_name, "sd", "seeds", "status", "final loss", "time s")]
+        for lr, group in self.by_lr().items():
+            vals = [t.metric for t in group if t.ok]
+            mean = self.mean_metric(lr)
+            sd = _sd(vals)  # type: ignore[arg-type]
+            statuses = sorted({t.status.value for t in group})
+            finals = [t.curve[-1] for t in group if t.curve]
+            rows.append((
+                "*" if best is not None and lr == best.lr else "",
+                f"{lr:.3e}",
+                "-" if mean is None else f"{mean:.4f}",
+                "" if sd is None else f"{sd:.4f}",
+                str(len(group)),
+                "/".join(statuses),
+                "-" if not finals else f"{sum(finals) / len(finals):.4g}",
+                f"{sum(t.wall_time for t in group):.2f}",
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        return "\n".join(lines)
+
+    # -------------------------------------------------------------------------- exports ----
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best()
+        return {
+            "metric": self.metric_name,
+            "direction": self.direction,
+            "engine": self.engine,
+            "study": self.study,
+            "best": None if best is None else {"lr": best.lr, "metric": best.metric},
+            "protocol": self.protocol,
+            "trials": [t.to_dict() for t in self.trials],
+        }
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1, default=str))
+        return path
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> SweepResult:
+        d = json.loads(Path(path).read_text())
+        return cls([TrialResult.from_dict(t) for t in d["trials"]], d["direction"],
+                   d.get("metric", "metric"), engine=d.get("engine", "?"),
+                   study=d.get("study"), protocol=d.get("protocol"))
+
+    CSV_FIELDS = ("lr", "seed", "status", "metric", "steps", "final_loss", "wall_time",
+                  "engine", "error")
+
+    def to_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(self.CSV_FIELDS)
+            for t in self.trials:
+                w.writerow([repr(t.lr), t.seed, t.status.value,
+                            "" if t.metric is None else repr(t.metric), t.steps,
+                            repr(t.curve[-1]) if t.curve else "", f"{t.wall_time:.4f}",
+                            t.engine, (t.error or "").splitlines()[0] if t.error else ""])
+        return path
+
+    def plot(self, path: str | Path | None = None, **options: Any) -> Any:
+        """Metric against LR (log axis) and the training-loss curves; saved to ``path`` if
+        given. Returns the matplotlib Figure."""
+        from .plot import plot_sweep
+
+        return plot_sweep(self, path, **options)
+
+    def __repr__(self) -> str:
+        best = self.best()
+        b = "none" if best is None else f"lr={best.lr:.3g} {self.metric_name}={best.metric:.4g}"
+        return f"SweepResult({len(self.trials)} trials, best {b})"
+
+
+def _sd(vals: list[float]) -> float | None:
+    if len(vals) < 2:
+        return None
+    m = sum(vals) / len(vals)
+    return math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))

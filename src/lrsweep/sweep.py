@@ -1,0 +1,175 @@
+"""``sweep()``: plan -> engine -> store -> ``SweepResult``."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from .engines.base import Engine, get_engine
+from .errors import bad_arg
+from .grid import canonical_lr, log_grid
+from .objective import ObjectiveTask
+from .result import SweepResult
+from .task import Task
+from .trial import Status, TrialResult, TrialSpec
+
+log = logging.getLogger("lrsweep")
+
+
+class StudyHandle(Protocol):
+    """What ``sweep`` needs from a store's study (see ``lrsweep.store``)."""
+
+    name: str
+
+    def results(self) -> list[TrialResult]: ...
+    def mark_running(self, specs: Sequence[TrialSpec], engine: str) -> None: ...
+    def record(self, result: TrialResult) -> None: ...
+
+
+def check_lrs(lrs: Any) -> list[float]:
+    if lrs is None or isinstance(lrs, (str, bytes)) or not isinstance(lrs, Iterable):
+        raise bad_arg("lrs", lrs, "a list of positive learning rates",
+                      "Pass e.g. lrs=lrsweep.log_grid(1e-5, 1e-1, 10).")
+    out = []
+    for v in lrs:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = math.nan
+        if not math.isfinite(f) or f <= 0:
+            raise bad_arg("lrs", v, "positive finite learning rates",
+                          "Every LR must be > 0; use a log grid such as log_grid(1e-5, 1e-1).")
+        out.append(canonical_lr(f))
+    if not out:
+        raise bad_arg("lrs", lrs, "at least one learning rate", "Pass a non-empty list.")
+    return sorted(set(out))
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = (seeds,)
+    try:
+        vals = list(seeds)
+    except TypeError:
+        vals = None
+    if not vals or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                           for s in vals):
+        raise bad_arg("seeds", seeds, "a non-empty sequence of integers >= 0",
+                      "Pass e.g. seeds=(0, 1, 2).")
+    return sorted(set(vals))
+
+
+def as_task(task: Any, direction: str | None, divergence_factor: float = 4.0) -> Any:
+    if isinstance(task, (Task, ObjectiveTask)):
+        if isinstance(task, Task) and direction is not None and direction != task.direction:
+            raise bad_arg("direction", direction, f"{task.direction!r} (the task's direction)",
+                          "Set the direction on the Task, not on sweep().")
+        return task
+    if callable(task):
+        if direction is None:
+            raise bad_arg("direction", None, "'max' or 'min' for an objective function",
+                          "Say how the value your objective returns improves, e.g. "
+                          "sweep(objective, lrs=..., direction='min').")
+        return ObjectiveTask(task, direction, divergence_factor)
+    raise bad_arg("task", type(task).__name__, "an lrsweep.Task or callable(trial) -> metric",
+                  "Build a Task(model=..., optimizer=..., train_data=..., val_data=...).")
+
+
+def sweep(
+    task: Task | Callable[..., float],
+    lrs: Sequence[float] | None = None,
+    *,
+    seeds: Sequence[int] | int = (0,),
+    engine: str | Engine = "auto",
+    store: Any = None,
+    study: str | None = None,
+    direction: str | None = None,
+    lr_range: tuple[float, float] | None = None,
+    num: int = 10,
+    progress: bool = False,
+    on_result: Callable[[TrialResult], None] | None = None,
+    **engine_options: Any,
+) -> SweepResult:
+    """Run one trial per (lr, seed) and return the results.
+
+    Args:
+        task: a ``Task``, or ``objective(trial) -> metric`` (then ``direction=`` is required).
+        lrs: the LRs; default ``log_grid(*lr_range, num)``.
+        seeds: data-order (and dropout) seeds; several give a noise estimate.
+        engine: ``"auto"``, ``"sequential"``, ``"vectorized"``, ``"ray"`` or an Engine.
+        store: None (in memory), a path to a SQLite file, or a store object; finished trials
+            found there are reused, never recomputed.
+        study: the study's name in the store (default: derived from the task).
+        progress: show a progress bar.
+    """
+    t = as_task(task, direction)
+    if lrs is None:
+        lo, hi = lr_range if lr_range is not None else (1e-5, 1e-1)
+        lrs = log_grid(lo, hi, num)
+    grid = check_lrs(lrs)
+    seed_list = check_seeds(seeds)
+    eng = get_engine(engine, t, **engine_options)
+    specs = [TrialSpec(lr, s) for s in seed_list for lr in grid]
+
+    handle: StudyHandle | None = None
+    done: dict[tuple[float, int], TrialResult] = {}
+    if store is not None:
+        from .store import open_study
+
+        handle = open_study(store, t, study)
+        for r in handle.results():
+            if r.status in (Status.OK, Status.DIVERGED):
+                done[r.key] = r
+    todo = [s for s in specs if (s.lr, s.seed) not in done]
+    if done:
+        log.info("reusing %d finished trials from the store; %d to run",
+                 len([s for s in specs if (s.lr, s.seed) in done]), len(todo))
+    results: dict[tuple[float, int], TrialResult] = {
+        (s.lr, s.seed): done[(s.lr, s.seed)] for s in specs if (s.lr, s.seed) in done}
+
+    bar = _progress(len(todo), eng.name) if progress and todo else None
+
+    def collect(r: TrialResult) -> None:
+        results[r.key] = r
+        if handle is not None:
+            handle.record(r)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}")
+        if on_result is not None:
+            on_result(r)
+
+    def partial() -> SweepResult:
+        return SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
+                           study=getattr(handle, "name", study), protocol=_protocol(t))
+
+    try:
+        if todo:
+            if handle is not None:
+                handle.mark_running(todo, eng.name)
+            eng.run(t, todo, collect)
+    except BaseException as e:
+        # nothing finished is lost: the store has it, and the exception carries it too
+        e.partial_result = partial()  # type: ignore[attr-defined]
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return partial()
+
+
+def _protocol(task: Any) -> dict[str, Any]:
+    try:
+        return task.protocol()
+    except Exception:  # a description must never sink a sweep
+        return {}
+
+
+def _progress(total: int, engine: str) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=f"sweep ({engine})", unit="trial", leave=False)
