@@ -1,0 +1,178 @@
+"""Options and helpers shared by the sub-commands: the task, the sweep, the outputs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import LRSweepError, bad_arg
+
+log = logging.getLogger("lrsweep")
+
+# flag -> (type, help). Task overrides are passed to the task builder only when given.
+TASK_OVERRIDES: dict[str, tuple[Any, str]] = {
+    "width": (int, "hidden width of the built-in model"),
+    "depth": (int, "number of hidden layers / transformer blocks"),
+    "batch_size": (int, "training batch size"),
+    "epochs": (float, "training budget in epochs (per trial)"),
+    "steps": (int, "training budget in optimizer steps (instead of --epochs)"),
+    "warmup_epochs": (float, "linear warmup length in epochs (reaches the full LR)"),
+    "warmup_steps": (int, "linear warmup length in steps"),
+    "schedule": (str, "LR schedule after warmup: constant, cosine or linear"),
+    "device": (str, "cpu or cuda (default: cuda when available)"),
+    "precision": (str, "fp32, bf16 or fp16"),
+}
+SWEEP_OPTIONS: dict[str, tuple[Any, str]] = {
+    "lr_min": (float, "lowest LR of the grid (default: the task's range)"),
+    "lr_max": (float, "highest LR of the grid (default: the task's range)"),
+    "seeds": (str, "an integer N for seeds 0..N-1, or a comma list such as 0,3,7 (default 1)"),
+    "engine": (str, "auto, sequential, vectorized or ray (default auto)"),
+}
+
+
+def add_task_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("task")
+    g.add_argument("--task", help="a built-in task (digits-mlp, teacher-mlp, stdlib-gpt) or "
+                                  "package.module:function returning an lrsweep.Task")
+    g.add_argument("--config", metavar="FILE",
+                   help="a TOML file with the same options as the flags (flags win)")
+    for name, (typ, text) in TASK_OVERRIDES.items():
+        g.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=text)
+    s = p.add_argument_group("sweep")
+    for name, (typ, text) in SWEEP_OPTIONS.items():
+        s.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=text)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_output_args(p: argparse.ArgumentParser, default_out: str = "lrsweep-out") -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, metavar="DIR",
+                   help=f"folder for the results (default {default_out})")
+    g.add_argument("--store", default=None, metavar="PATH",
+                   help="SQLite store for resumable studies (default OUT/lrsweep.db)")
+    g.add_argument("--study", default=None, help="study name in the store (default: the task)")
+    p.set_defaults(default_out=default_out)
+
+
+def apply_config(args: argparse.Namespace) -> None:
+    """Fill options not given on the command line from ``--config FILE`` (TOML)."""
+    if not getattr(args, "config", None):
+        return
+    path = Path(args.config)
+    if not path.is_file():
+        raise bad_arg("--config", str(path), "an existing TOML file", "Check the path.")
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        try:
+            import tomli as tomllib
+        except ImportError as e:
+            raise LRSweepError("--config needs tomli on Python < 3.11: pip install tomli") from e
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise bad_arg("--config", str(path), "valid TOML", f"Fix the file: {e}.") from e
+    known = set(vars(args))
+    for key, value in data.items():
+        attr = key.replace("-", "_")
+        if attr not in known or attr in ("config", "func", "command"):
+            raise bad_arg("--config", f"{path}: {key}", f"keys among {sorted(_config_keys(args))}",
+                          "Use the flag names (with - or _).")
+        if getattr(args, attr) is None or getattr(args, attr) is False:
+            setattr(args, attr, ",".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def _config_keys(args: argparse.Namespace) -> list[str]:
+    return [k for k in vars(args) if k not in ("config", "func", "command", "default_out")]
+
+
+def parse_seeds(text: Any) -> list[int]:
+    if text is None:
+        return [0]
+    if isinstance(text, int):
+        return list(range(text))
+    s = str(text).strip()
+    try:
+        if "," in s:
+            return [int(v) for v in s.split(",") if v.strip()]
+        n = int(s)
+    except ValueError as e:
+        raise bad_arg("--seeds", text, "an integer N or a comma list of seeds",
+                      "Use --seeds 3 (seeds 0,1,2) or --seeds 0,5,9.") from e
+    if n < 1:
+        raise bad_arg("--seeds", text, "at least 1", "Use --seeds 1 or more.")
+    return list(range(n))
+
+
+def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
+    """Build the task named by ``--task`` with the overrides that were given."""
+    from ..examples import TASKS, get_task
+    from ..task import Task
+
+    apply_config(args)
+    if not args.task:
+        raise bad_arg("--task", None, f"one of {sorted(TASKS)} or package.module:function",
+                      "Pass e.g. --task digits-mlp.")
+    overrides = {k: getattr(args, k) for k in TASK_OVERRIDES if getattr(args, k, None) is not None}
+    if args.task in TASKS:
+        return get_task(args.task, **overrides), args.task
+    if ":" not in args.task:
+        raise bad_arg("--task", args.task, f"one of {sorted(TASKS)} or package.module:function",
+                      "Name a built-in task, or point at a function that returns a Task.")
+    mod_name, _, fn_name = args.task.partition(":")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise bad_arg("--task", args.task, "an importable module",
+                      f"Could not import {mod_name!r} ({e}); run from the folder that holds it "
+                      "or install it.") from e
+    fn = getattr(module, fn_name, None)
+    if not callable(fn):
+        raise bad_arg("--task", args.task, f"a function {fn_name!r} in {mod_name}",
+                      "Check the function name after the colon.")
+    try:
+        task = fn(**overrides)
+    except TypeError as e:
+        raise bad_arg("--task", args.task, f"a function accepting {sorted(overrides)}",
+                      f"It refused the overrides ({e}); add **kwargs to it or drop the flags.") from e
+    if not isinstance(task, Task):
+        raise bad_arg("--task", args.task, "a function returning lrsweep.Task",
+                      f"It returned {type(task).__name__}.")
+    return task, fn_name
+
+
+def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float, float]:
+    from ..examples import default_lr_range
+
+    from ..grid import check_lr_range
+
+    lo, hi = default_lr_range(task_name)
+    lo = args.lr_min if args.lr_min is not None else lo
+    hi = args.lr_max if args.lr_max is not None else hi
+    check_lr_range(lo, hi, "--lr-min/--lr-max")
+    return lo, hi
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    path = Path(args.out or args.default_out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_store(args: argparse.Namespace) -> Path:
+    return Path(args.store) if args.store else out_dir(args) / "lrsweep.db"
+
+
+def write_outputs(result: Any, folder: Path, stem: str = "sweep") -> list[Path]:
+    """Write ``stem``.json, .csv and .png into ``folder``; returns the paths written."""
+    written = [result.to_json(folder / f"{stem}.json"), result.to_csv(folder / f"{stem}.csv")]
+    try:
+        result.plot(folder / f"{stem}.png")
+        written.append(folder / f"{stem}.png")
+    except ImportError as e:
+        log.warning("no plot written: %s (pip install matplotlib)", e)
+    return written

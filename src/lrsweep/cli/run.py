@@ -1,0 +1,59 @@
+"""``lrsweep run``: one sweep over a log grid."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .common import (add_output_args, add_task_args, lr_range_from_args, out_dir, parse_seeds,
+                     resolve_store, task_from_args, write_outputs)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="sweep a log grid of LRs on a task",
+        description="Train one trial per (LR, seed) from the same initial weights and data "
+                    "order, print the table and the best LR, and write sweep.json, sweep.csv "
+                    "and sweep.png. Finished trials are kept in a SQLite store, so a rerun "
+                    "resumes.")
+    add_task_args(p)
+    p.add_argument("--num", type=int, default=None, help="number of LRs in the grid (default 10)")
+    add_output_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..grid import log_grid
+    from ..sweep import sweep
+
+    t0 = time.perf_counter()
+    task, name = task_from_args(args)
+    lo, hi = lr_range_from_args(args, name)
+    lrs = log_grid(lo, hi, args.num if args.num is not None else 10)
+    folder = out_dir(args)
+    result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
+                   store=resolve_store(args), study=args.study or name,
+                   progress=not args.quiet)
+    print(f"task {name}: {task}")
+    print(result.table())
+    best = result.best()
+    if best is None:
+        print("no trial finished: every LR diverged or failed; lower --lr-max.")
+    else:
+        print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f})")
+        _print_optimum(result)
+    for path in write_outputs(result, folder, "sweep"):
+        print(f"wrote {path}")
+    print(f"engine {result.engine}, {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _print_optimum(result: object) -> None:
+    try:
+        opt = result.optimum()  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    except Exception as e:  # the estimate is a bonus on top of the table
+        print(f"optimum: not estimated ({e})")
+        return
+    print(f"optimum: {opt}")
