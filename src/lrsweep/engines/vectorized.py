@@ -1,0 +1,494 @@
+"""The vectorized engine: the trials of a seed run at once as one stacked model.
+
+The N trials of a seed share initial weights, data order and dropout masks; only the LR
+differs. Their parameters are stacked into ``[N, ...]`` tensors and the model runs under
+``torch.func.vmap`` + ``functional_call`` (``randomness="same"``: the dropout masks are drawn
+once per step from the generator seeded by the trial's seed, exactly as the sequential engine
+draws them for each of its trials). The update is ``batched_optim.BatchedOptimizer`` with the
+LR as an ``[N]`` tensor.
+
+Divergence is a mask: the rule of ``sequential.DivergenceMonitor`` (non-finite loss, or an EMA
+of the loss above ``divergence_factor`` x the first loss) is evaluated in float64 tensors on
+the device; a diverged trial's loss is excluded from what is backpropagated, its gradient and
+LR are zeroed, and its curve stops at the step where it diverged, as in the sequential engine.
+
+On CUDA the whole step (forward, backward, masked update, divergence bookkeeping) is captured
+once in a CUDA graph and replayed with static input buffers; a batch of another shape (the
+last partial batch) runs eagerly. ``compile=True`` wraps the step in ``torch.compile`` first.
+Trials are chunked to fit memory (out-of-memory halves the chunk); every chunk re-seeds and
+replays the same data, so results do not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils import _pytree as pytree
+
+from ..data import batch_size_of, to_device
+from ..errors import EngineUnavailable, bad_arg
+from ..rng import isolated_rng, seed_everything
+from ..trial import Status, TrialResult, TrialSpec
+from .base import ResultCallback
+from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizer
+from .sequential import EMA_BETA, SequentialEngine, step_batches
+
+log = logging.getLogger("lrsweep")
+
+GRAPH_WARMUP_STEPS = 3  # eager steps (real ones) on a side stream before capture
+GRAPH_MIN_STEPS = 8  # fewer full-size steps than this: capture does not pay
+COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
+ALL_DEAD_CHECK_EVERY = 32  # steps between the (only) host syncs: stop a chunk when all diverged
+
+
+# ------------------------------------------------------------------------------ support ----
+def unsupported_reason(task: Any) -> str | None:
+    """Why the vectorized engine cannot run ``task`` (cheap checks), or None."""
+    from ..objective import ObjectiveTask
+
+    if isinstance(task, ObjectiveTask) or not hasattr(task, "initial_model"):
+        return ("an objective function trains in its own loop, which cannot be stacked; "
+                "only a Task can be vectorized")
+    if task.precision == "fp16":
+        return ("precision='fp16' needs a grad scaler per trial; use precision='bf16' or "
+                "'fp32' to vectorize")
+    return None
+
+
+class _Holder(nn.Module):
+    """``fn(model, batch)`` as a module, so ``functional_call`` can swap the model's state."""
+
+    def __init__(self, model: nn.Module, fn: Any) -> None:
+        super().__init__()
+        self.m = model
+        self.fn = fn
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        return self.fn(self.m, batch)
+
+
+def _autocast(task: Any) -> Any:
+    if task.precision == "bf16":  # no weight-cast cache: it does not survive graph replays
+        return torch.autocast(task.device.type, dtype=torch.bfloat16, cache_enabled=False)
+    return torch.autocast(task.device.type, enabled=False)
+
+
+def _shapes(batches: Sequence[Any]) -> Any:
+    leaves, spec = pytree.tree_flatten(list(batches))
+    return spec, tuple((tuple(x.shape), x.dtype, x.device) if isinstance(x, torch.Tensor)
+                       else ("const", x) for x in leaves)
+
+
+class _Chunk:
+    """N stacked trials of one seed: state, optimizer, divergence masks, the step."""
+
+    def __init__(self, task: Any, seed: int, lrs: Sequence[float]) -> None:
+        self.task = task
+        self.n = n = len(lrs)
+        dev = task.device
+        model = task.initial_model(seed)
+        model.train()
+        self.model = model
+        opts = [task.make_optimizer(model, lr) for lr in lrs]
+        kind, hypers = read_optimizer(opts[0])
+        names = {id(p): name for name, p in model.named_parameters()}
+        order: list[str] = []
+        group_of: list[int] = []
+        for gi, g in enumerate(opts[0].param_groups):
+            for p in g["params"]:
+                if id(p) in names and names[id(p)] not in order:
+                    order.append(names[id(p)])
+                    group_of.append(gi)
+        group_lrs = [[o.param_groups[gi]["lr"] for o in opts] for gi in range(len(hypers))]
+        for o in opts:
+            if len(o.param_groups) != len(hypers):
+                raise EngineUnavailable("the optimizer's param groups differ between LRs")
+        self.names = order
+        # Trained params are stacked leaves; the rest (frozen, or in no optimizer group) and
+        # are shared unbatched. Buffers (BatchNorm statistics) are stacked copies.
+        self.params = {name: p.detach().unsqueeze(0).repeat((n,) + (1,) * p.dim())
+                       .requires_grad_(True)
+                       for name, p in model.named_parameters() if name in order}
+        self.plist = [self.params[name] for name in order]
+        self.shared = {"m." + name: p.detach() for name, p in model.named_parameters()
+                       if name not in self.params}
+        self.buffers = {name: b.detach().unsqueeze(0).repeat((n,) + (1,) * b.dim())
+                        for name, b in model.named_buffers()}
+        self.stacked = {**{"m." + k: v for k, v in self.params.items()},
+                        **{"m." + k: v for k, v in self.buffers.items()}}
+        self.opt = BatchedOptimizer(self.plist, group_of, hypers, group_lrs, steps=task.steps,
+                                    warmup=task.warmup_steps, schedule=task.schedule)
+        self.kind = kind
+        # divergence bookkeeping, all on the device
+        self.k = torch.zeros((), dtype=torch.long, device=dev)
+        self.active = torch.ones(n, dtype=torch.bool, device=dev)
+        self.initial = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.ema = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.n_steps = torch.zeros(n, dtype=torch.long, device=dev)
+        self.curve = torch.zeros(task.steps, n, dtype=torch.float64, device=dev)
+        self.factor = float(task.divergence_factor)
+
+        train_holder = _Holder(model, lambda m, b: task.compute_loss(m, b)[0])
+        eval_holder = _Holder(model, task.batch_metric)
+        self.eval_holder = eval_holder
+
+        def one_loss(stacked: dict, shared: dict, batch: Any) -> torch.Tensor:
+            return torch.func.functional_call(train_holder, (stacked, shared), (batch,))
+
+        def one_metric(stacked: dict, shared: dict, batch: Any) -> torch.Tensor:
+            return torch.func.functional_call(eval_holder, (stacked, shared), (batch,))
+
+        self.vloss = torch.func.vmap(one_loss, in_dims=(0, None, None), randomness="same")
+        self.vmetric = torch.func.vmap(one_metric, in_dims=(0, None, None), randomness="same")
+
+    # ---------------------------------------------------------------------------- step ----
+    def losses(self, batch: Any) -> torch.Tensor:
+        with _autocast(self.task):
+            out = self.vloss(self.stacked, self.shared, batch)
+        return out.float().reshape(self.n)
+
+    def train_step(self, batches: Sequence[Any]) -> None:
+        """One optimizer step of every trial, in place, with no host synchronisation."""
+        accum = len(batches)
+        total = torch.zeros(self.n, dtype=torch.float64, device=self.active.device)
+        grads: list[torch.Tensor | None] = [None] * len(self.plist)
+        for batch in batches:
+            loss = self.losses(batch)
+            masked = torch.where(self.active, loss, 0.0)  # a dead trial's NaN never flows
+            gs = torch.autograd.grad(masked.sum() / accum, self.plist, allow_unused=True)
+            grads = [g if a is None else (a if g is None else a + g)
+                     for a, g in zip(grads, gs)]
+            total = total + loss.detach().double()
+        value = total / accum
+        # the rule of sequential.DivergenceMonitor, as masks (float64, like Python floats)
+        first = self.k == 0
+        self.curve.index_copy_(0, self.k.reshape(1), value.unsqueeze(0))
+        self.n_steps.add_(self.active.long())
+        ema = torch.where(first, value, self.ema * EMA_BETA + value * (1 - EMA_BETA))
+        initial = torch.where(first, value, self.initial)
+        diverged = ~torch.isfinite(value) | (~first & (initial > 0)
+                                             & (ema > self.factor * initial))
+        self.ema.copy_(torch.where(self.active, ema, self.ema))
+        self.initial.copy_(torch.where(self.active, initial, self.initial))
+        self.active.logical_and_(~diverged)
+        used = [(p, g) for p, g in zip(range(len(self.plist)), grads) if g is not None]
+        gl = [g for _, g in used]
+        if self.task.clip_grad_norm is not None and gl:
+            gl = clip_grad_norms([torch.where(self.active.view((self.n,) + (1,) * (g.dim() - 1)),
+                                              g, 0.0) for g in gl], self.task.clip_grad_norm)
+        full: list[torch.Tensor | None] = [None] * len(self.plist)
+        for (i, _), g in zip(used, gl):
+            full[i] = g
+        self.opt.step(full, self.k, self.active)
+        self.k.add_(1)
+
+    # ------------------------------------------------------------------------ evaluate ----
+    @torch.no_grad()
+    def evaluate(self, vmapped: bool, seed: int) -> list[float]:
+        task = self.task
+        if not vmapped or task.evaluate_fn is not None:
+            return [task.evaluate(self.unstack(i, seed)) for i in range(self.n)]
+        self.model.eval()
+        try:
+            total = torch.zeros(self.n, dtype=torch.float64, device=self.active.device)
+            count = 0
+            with _autocast(task):
+                for batch in task.val.batches(0, 0):
+                    batch = to_device(batch, task.device)
+                    bs = batch_size_of(batch)
+                    m = self.vmetric(self.stacked, self.shared, batch)
+                    total += m.float().reshape(self.n).double() * bs
+                    count += bs
+            return (total / max(count, 1)).tolist()
+        finally:
+            self.model.train()
+
+    @torch.no_grad()
+    def unstack(self, i: int, seed: int) -> nn.Module:
+        """Trial ``i`` as an ordinary module (for evaluation trial by trial)."""
+        m = self.task.initial_model(seed)
+        for name, p in m.named_parameters():
+            if name in self.params:
+                p.copy_(self.params[name][i])
+        for name, b in m.named_buffers():
+            if name in self.buffers:
+                b.copy_(self.buffers[name][i])
+        return m
+
+
+# ------------------------------------------------------------------------------- probe ----
+class Plan:
+    """What a probe learnt about a task: whether evaluation vmaps, memory per trial."""
+
+    def __init__(self, eval_vmapped: bool, bytes_per_trial: int | None) -> None:
+        self.eval_vmapped = eval_vmapped
+        self.bytes_per_trial = bytes_per_trial
+
+
+def probe(task: Any) -> Plan:
+    """Check by a trial run that ``task`` can be vectorized: build two stacked trials, run a
+    vmapped forward/backward on the first batch (and a vmapped evaluation on the first
+    validation batch). Raises ``EngineUnavailable`` with the reason."""
+    reason = unsupported_reason(task)
+    if reason:
+        raise EngineUnavailable(reason)
+    cuda = task.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(task.device)
+        base = torch.cuda.memory_allocated(task.device)
+        torch.cuda.reset_peak_memory_stats(task.device)
+    with isolated_rng():
+        seed_everything(0)
+        chunk = _Chunk(task, 0, [1e-3, 1e-3])
+        batch = to_device(next(iter(task.train.batches(0, 0))), task.device)
+        try:
+            loss = chunk.losses(batch)
+            if loss.numel() != 2:
+                raise RuntimeError(f"the loss has shape {tuple(loss.shape)} per stacked model")
+            torch.autograd.grad(loss.sum(), chunk.plist, allow_unused=True)
+        except Exception as e:  # user model code: any failure means "not vectorizable"
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise EngineUnavailable(
+                f"the model cannot be vectorized (a vmapped forward/backward of stacked "
+                f"copies failed on the first batch: {type(e).__name__}: {msg[:300]}); "
+                "typical causes are .item(), data-dependent Python control flow or in-place "
+                "writes to unstacked tensors") from e
+        eval_vmapped = task.evaluate_fn is None
+        if eval_vmapped:
+            vbatch = to_device(next(iter(task.val.batches(0, 0))), task.device)
+            chunk.model.eval()
+            try:
+                with torch.no_grad(), _autocast(task):
+                    m = chunk.vmetric(chunk.stacked, chunk.shared, vbatch)
+                if m.numel() != 2:
+                    raise RuntimeError(f"metric of shape {tuple(m.shape)}")
+            except Exception as e:
+                log.info("vectorized: evaluation does not vmap (%s: %s); evaluating trial "
+                         "by trial", type(e).__name__, e)
+                eval_vmapped = False
+    per_trial = None
+    if cuda:
+        torch.cuda.synchronize(task.device)
+        peak = torch.cuda.max_memory_allocated(task.device) - base
+        state = sum(p[0].numel() * p.element_size() for p in chunk.plist)
+        per_trial = int(peak / 2 + 3 * state)
+    del chunk
+    return Plan(eval_vmapped, per_trial)
+
+
+# ------------------------------------------------------------------------------ engine ----
+class VectorizedEngine:
+    """All trials of a seed at once, as one stacked model.
+
+    Args:
+        task: optional; when given, the task is checked now (``EngineUnavailable`` with the
+            reason if it cannot be vectorized).
+        chunk_size: most trials stacked at once (default: all that fit in memory).
+        cuda_graph: ``"auto"`` (capture on CUDA when the run is long enough), True or False.
+        compile: wrap the step in ``torch.compile`` (pays for long runs only).
+    """
+
+    name = "vectorized"
+
+    def __init__(self, task: Any = None, *, chunk_size: int | None = None,
+                 cuda_graph: bool | str = "auto", compile: bool = False) -> None:
+        if chunk_size is not None and (not isinstance(chunk_size, int)
+                                       or isinstance(chunk_size, bool) or chunk_size < 1):
+            raise bad_arg("chunk_size", chunk_size, "a positive integer or None",
+                          "Pass e.g. chunk_size=8, or leave it unset to fit memory.")
+        if cuda_graph not in ("auto", True, False):
+            raise bad_arg("cuda_graph", cuda_graph, "'auto', True or False",
+                          "Leave cuda_graph='auto'.")
+        self.chunk_size = chunk_size
+        self.cuda_graph = cuda_graph
+        self.compile = bool(compile)
+        self._plans: dict[int, Plan] = {}
+        if task is not None:
+            self._plan(task)
+
+    def _plan(self, task: Any) -> Plan:
+        plan = self._plans.get(id(task))
+        if plan is None:
+            plan = self._plans[id(task)] = probe(task)
+        return plan
+
+    def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
+        plan = self._plan(task)
+        by_seed: dict[int, list[float]] = {}
+        for s in specs:
+            by_seed.setdefault(s.seed, []).append(s.lr)
+        for seed, lrs in by_seed.items():
+            self._run_seed(task, plan, seed, lrs, on_result)
+
+    def _initial_chunk(self, task: Any, plan: Plan, n: int) -> int:
+        if self.chunk_size is not None:
+            return min(self.chunk_size, n)
+        if task.device.type == "cuda" and plan.bytes_per_trial:
+            free, _ = torch.cuda.mem_get_info(task.device)
+            fit = max(1, int(0.8 * free // plan.bytes_per_trial))
+            if fit < n:
+                log.info("vectorized: %d trials per chunk fit in memory (of %d)", fit, n)
+            return min(fit, n)
+        return n
+
+    def _run_seed(self, task: Any, plan: Plan, seed: int, lrs: list[float],
+                  on_result: ResultCallback) -> None:
+        size = self._initial_chunk(task, plan, len(lrs))
+        i = 0
+        while i < len(lrs):
+            part = lrs[i:i + size]
+            oom = False
+            try:
+                results = self._run_chunk(task, plan, seed, part)
+            except torch.OutOfMemoryError:
+                oom = True
+            if oom:
+                if task.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if size > 1:
+                    size = max(1, size // 2)
+                    log.warning("vectorized: out of memory; retrying with %d trials per chunk",
+                                size)
+                    continue
+                results = [TrialResult(lr, seed, Status.FAILED, None, engine=self.name,
+                                       error="out of memory with one trial per chunk")
+                           for lr in part]
+            for r in results:
+                on_result(r)
+            i += len(part)
+
+    def _run_chunk(self, task: Any, plan: Plan, seed: int,
+                   lrs: list[float]) -> list[TrialResult]:
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {"chunk_size": len(lrs)}
+        try:
+            with isolated_rng():
+                seed_everything(seed)
+                chunk = _Chunk(task, seed, lrs)
+                extra.update(self._train(task, chunk, seed))
+                active = chunk.active.cpu().tolist()
+                metrics = (chunk.evaluate(plan.eval_vmapped, seed) if any(active)
+                           else [math.nan] * len(lrs))
+                n_steps = chunk.n_steps.cpu().tolist()
+                curves = chunk.curve.cpu().T.tolist()
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as e:  # the chunk's trials are recorded failed; the sweep goes on
+            log.warning("vectorized chunk of %d trials (seed %d) failed: %s", len(lrs), seed, e)
+            err = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+            wall = (time.perf_counter() - t0) / len(lrs)
+            return [TrialResult(lr, seed, Status.FAILED, None, (), 0, wall, self.name,
+                                error=err, extra=extra) for lr in lrs]
+        wall = (time.perf_counter() - t0) / len(lrs)
+        out = []
+        for j, lr in enumerate(lrs):
+            curve = curves[j][:n_steps[j]]
+            if not active[j]:
+                out.append(TrialResult(lr, seed, Status.DIVERGED, None, curve, len(curve), wall,
+                                       self.name, extra=dict(extra)))
+            elif not math.isfinite(metrics[j]):
+                out.append(TrialResult(lr, seed, Status.DIVERGED, None, curve, len(curve), wall,
+                                       self.name, error="non-finite validation metric",
+                                       extra=dict(extra)))
+            else:
+                out.append(TrialResult(lr, seed, Status.OK, metrics[j], curve, len(curve), wall,
+                                       self.name, extra=dict(extra)))
+        return out
+
+    def _train(self, task: Any, chunk: _Chunk, seed: int) -> dict[str, Any]:
+        """Run every step of ``chunk``; returns facts for ``TrialResult.extra``."""
+        cuda = task.device.type == "cuda"
+        use_graph = cuda and self.cuda_graph is not False
+        step = torch.compile(chunk.train_step, dynamic=False) if self.compile else None
+        eager = chunk.train_step
+        graph: Any = None
+        static: list[Any] | None = None
+        key: Any = None
+        facts: dict[str, Any] = {"cuda_graph": False, "compiled": self.compile}
+        t_once = 0.0
+        side = torch.cuda.Stream(task.device) if use_graph else None
+        for k, group in enumerate(step_batches(task, seed)):
+            if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
+                    chunk.active.any()):
+                break
+            group = [to_device(b, task.device) for b in group]
+            shapes = _shapes(group)
+            if k == 0:
+                key = shapes
+            full = shapes == key
+            fn = step if (step is not None and full) else eager
+            if graph is not None and full:
+                for dst, src in zip(pytree.tree_leaves(static), pytree.tree_leaves(group)):
+                    if isinstance(dst, torch.Tensor):
+                        dst.copy_(src, non_blocking=True)
+                graph.replay()
+                continue
+            if use_graph and full and k == GRAPH_WARMUP_STEPS and (
+                    self.cuda_graph is True or task.steps - k >= GRAPH_MIN_STEPS):
+                t = time.perf_counter()
+                static = [pytree.tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor)
+                                          else x, b) for b in group]
+                torch.cuda.synchronize(task.device)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    fn(static)
+                graph.replay()  # capture only records: this runs step k
+                torch.cuda.synchronize(task.device)
+                t_once += time.perf_counter() - t
+                facts["cuda_graph"] = True
+                continue
+            if use_graph and k < GRAPH_WARMUP_STEPS and side is not None:
+                t = time.perf_counter()
+                side.wait_stream(torch.cuda.current_stream(task.device))
+                with torch.cuda.stream(side):
+                    fn(group)
+                torch.cuda.current_stream(task.device).wait_stream(side)
+                if step is not None and k == 0:
+                    torch.cuda.synchronize(task.device)
+                    t_once += time.perf_counter() - t
+                continue
+            if step is not None and k == 0:
+                t = time.perf_counter()
+                fn(group)
+                t_once += time.perf_counter() - t
+                continue
+            fn(group)
+        facts["setup_seconds"] = round(t_once, 4)
+        return facts
+
+
+# -------------------------------------------------------------------------------- auto ----
+def choose_auto(task: Any, **options: Any) -> Any:
+    """The engine ``engine="auto"`` uses for ``task``; logs the reason.
+
+    On CUDA: vectorized whenever the task can be vectorized (probe), compiled only for
+    runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: see ``cpu_prefers_vectorized``.
+    """
+    plan = probe(task)  # raises EngineUnavailable -> base falls back to sequential
+    if task.device.type == "cuda":
+        options.setdefault("compile", task.steps >= COMPILE_MIN_STEPS)
+        log.info("engine='auto': vectorized (CUDA, the model vmaps; compile=%s)",
+                 options["compile"])
+        eng = VectorizedEngine(**options)
+        eng._plans[id(task)] = plan
+        return eng
+    prefer, why = cpu_prefers_vectorized(task)
+    if not prefer:
+        log.info("engine='auto': sequential on CPU (%s)", why)
+        return SequentialEngine()
+    log.info("engine='auto': vectorized on CPU (%s)", why)
+    eng = VectorizedEngine(**options)
+    eng._plans[id(task)] = plan
+    return eng
+
+
+def cpu_prefers_vectorized(task: Any) -> tuple[bool, str]:
+    """Rule for CPUs (measured in benchmarks/speed.py): placeholder until measured."""
+    return False, "rule not measured yet"
