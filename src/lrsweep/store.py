@@ -1,0 +1,558 @@
+"""The SQLite store: studies that survive a crash, resume without recomputing, and are read
+while a sweep writes them.
+
+A store file holds *studies*; a study is one training protocol (its fingerprint is the sha256
+of the canonical JSON of ``task.protocol()``) and its *trials*, keyed by (study, lr, seed).
+A trial is ``running`` from the moment a sweep hands it to an engine until its result is
+recorded; a process killed in between leaves it ``running``, and the next sweep reruns it
+(``sweep`` reuses only ``ok`` and ``diverged`` trials).
+
+Safety rules:
+
+* a file that is not an lrsweep store (another SQLite database, or not SQLite at all), a
+  corrupted one, or one written by a newer lrsweep is refused with a ``StoreError`` and is
+  never written to: every check runs before the first write;
+* WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` write transactions, so that several
+  processes can write one file and readers (``lrsweep show``) never block a sweep;
+* another protocol under an existing study name is refused, never mixed in.
+
+Standard library only (no torch, no matplotlib): reading a store is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError, bad_arg
+from .result import SweepResult
+from .trial import Status, TrialResult, TrialSpec
+
+log = logging.getLogger("lrsweep")
+
+APPLICATION_ID = 0x4C525357  # "LRSW" in PRAGMA application_id: marks a file as ours
+SCHEMA_VERSION = 1  # PRAGMA user_version
+BUSY_TIMEOUT_MS = 60_000
+RUNNING = "running"  # the store's fifth status: handed to an engine, not finished
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA_V1 = """
+CREATE TABLE studies (
+    name        TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    description TEXT NOT NULL,          -- JSON of task.protocol()
+    direction   TEXT NOT NULL CHECK (direction IN ('max', 'min')),
+    metric      TEXT NOT NULL,          -- the metric's name
+    created     TEXT NOT NULL
+);
+CREATE TABLE trials (
+    study     TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
+    lr        REAL NOT NULL,
+    seed      INTEGER NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed', 'running')),
+    metric    REAL,
+    curve     TEXT NOT NULL DEFAULT '[]',   -- JSON list of the training loss per step
+    steps     INTEGER NOT NULL DEFAULT 0,
+    wall_time REAL NOT NULL DEFAULT 0,
+    engine    TEXT,
+    error     TEXT,
+    extra     TEXT NOT NULL DEFAULT '{}',   -- JSON
+    started   TEXT,
+    finished  TEXT,
+    PRIMARY KEY (study, lr, seed)
+);
+"""
+
+
+def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
+    for stmt in _SCHEMA_V1.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+# MIGRATIONS[v] upgrades a file from schema v to v + 1, inside one write transaction.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no spaces, non-JSON values as their str: the same text in every process."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str,
+                      ensure_ascii=True, allow_nan=True)
+
+
+def fingerprint(protocol: dict[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of a task's protocol."""
+    return hashlib.sha256(canonical_json(protocol).encode()).hexdigest()
+
+
+def task_protocol(task: Any) -> dict[str, Any]:
+    proto = task.protocol()
+    if not isinstance(proto, dict):
+        raise bad_arg("task", type(task).__name__, "a task whose protocol() returns a dict",
+                      "Use an lrsweep.Task or an objective function.")
+    # round-trip through JSON so that what we compare is what the file holds
+    return json.loads(canonical_json(proto))
+
+
+def default_study_name(task: Any, fp: str | None = None) -> str:
+    """``<task name or model class or objective>-<8 hex of the fingerprint>``: a changed
+    protocol gets a new study by itself when the user names none."""
+    base = getattr(task, "name", None)
+    if not base:
+        proto = task_protocol(task)
+        base = proto.get("model") or str(proto.get("objective", "study")).rsplit(".", 1)[-1]
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(base)).strip("-").lower() or "study"
+    fp = fp or fingerprint(task_protocol(task))
+    return f"{base}-{fp[:8]}"
+
+
+def protocol_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the keys whose values differ between two protocols."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if k not in old or k not in new:
+                out.append(path)
+            else:
+                out.extend(protocol_diff(old[k], new[k], path))
+        return out
+    return [] if old == new else [prefix or "(protocol)"]
+
+
+def _short(v: Any, n: int = 60) -> str:
+    s = canonical_json(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def _dig(d: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return "<absent>"
+        d = d[part]
+    return d
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """One line of ``Store.studies()``."""
+
+    name: str
+    fingerprint: str
+    direction: str
+    metric: str
+    created: str
+    trials: int
+    ok: int
+    diverged: int
+    failed: int
+    running: int
+    best_lr: float | None
+    best_metric: float | None
+
+
+class Store:
+    """An lrsweep SQLite file. ``Store(path)`` opens (or, with ``create=True``, creates) it,
+    checks that it is an lrsweep store this version can read, and migrates an older schema.
+
+    Thread-safe (one connection behind a lock); a forked child reconnects by itself.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
+                 timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise bad_arg("store", path, "a path to an SQLite file, or an lrsweep Store",
+                          "Pass store='runs/lrsweep.db'.")
+        self.memory = str(path) == ":memory:"
+        self.path = Path(path) if not self.memory else Path(":memory:")
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        if not self.memory:
+            if self.path.is_dir():
+                raise bad_arg("store", str(path), "a file path, not a directory",
+                              f"Pass e.g. store='{self.path / 'lrsweep.db'}'.")
+            if not self.path.exists():
+                if not create:
+                    raise StoreError(f"store {str(path)!r}: no such file. Check the path, or "
+                                     "run a sweep with --store/store= to create it.")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                self._check_magic()
+        self._open()
+
+    # ------------------------------------------------------------------------- opening ----
+    def _fail(self, what: str, todo: str) -> StoreError:
+        return StoreError(f"store {str(self.path)!r}: {what}. {todo}")
+
+    def _check_magic(self) -> None:
+        """A non-empty file must start with the SQLite header; read with plain I/O so that a
+        foreign file is never handed to SQLite at all."""
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(len(SQLITE_MAGIC))
+        except OSError as e:
+            raise self._fail(f"cannot be read ({e})", "Check the path and its permissions.") \
+                from e
+        if head and head != SQLITE_MAGIC:
+            raise self._fail("is not an lrsweep store (not an SQLite file)",
+                             "Pass another path; this file was left untouched.")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        return conn
+
+    def _open(self) -> None:
+        conn = self._connect()
+        try:
+            # read-only checks first: nothing below writes until the file is known to be ours
+            app_id, version, tables = self._inspect(conn)
+            if version > SCHEMA_VERSION and app_id == APPLICATION_ID:
+                raise self._fail(
+                    f"was written by a newer lrsweep (schema {version}; this version reads "
+                    f"up to {SCHEMA_VERSION})",
+                    "Upgrade lrsweep (pip install -U lrsweep); the file was left untouched.")
+            if app_id != APPLICATION_ID and (app_id != 0 or tables or version != 0):
+                raise self._fail(
+                    "is an SQLite database but not an lrsweep store "
+                    f"(application_id={app_id}, tables: {', '.join(tables[:5]) or 'none'})",
+                    "Pass another path; this file was left untouched.")
+            if not self.memory:
+                self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+                conn.execute("PRAGMA synchronous = NORMAL")  # durable across a kill -9
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._conn = conn
+            if version < SCHEMA_VERSION:
+                self._upgrade()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise self._corrupt(e) from e
+        except BaseException:
+            conn.close()
+            raise
+
+    def _inspect(self, conn: sqlite3.Connection) -> tuple[int, int, list[str]]:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return app_id, version, tables
+
+    def _upgrade(self) -> None:
+        with self._write() as conn:
+            # re-read inside the lock: another process may have created or migrated it
+            app_id, version, tables = self._inspect(conn)
+            if app_id != APPLICATION_ID and (app_id != 0 or tables or version != 0):
+                raise self._fail("is not an lrsweep store", "Pass another path.")
+            if version > SCHEMA_VERSION:
+                raise self._fail(f"was written by a newer lrsweep (schema {version})",
+                                 "Upgrade lrsweep (pip install -U lrsweep).")
+            for v in range(version, SCHEMA_VERSION):
+                log.info("store %s: migrating schema %d -> %d", self.path, v, v + 1)
+                MIGRATIONS[v](conn)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _retry_locked(self, fn: Callable[[], Any]) -> Any:
+        # switching to WAL needs a moment of exclusive access; the busy handler does not
+        # always cover it, so retry a creation race for up to the timeout
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _corrupt(self, e: sqlite3.DatabaseError) -> StoreError:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return self._fail(f"stayed locked by another process for {self.timeout:g} s",
+                              "Wait for the other writer or raise the timeout.")
+        return self._fail(f"is corrupted or not a database ({e})",
+                          "Restore it from a backup or pass another path; it was not "
+                          "modified.")
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {str(self.path)!r} is closed.")
+        if os.getpid() != self._pid:  # forked: never share a connection across processes
+            self._pid = os.getpid()
+            self._conn = self._connect()
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. IMMEDIATE takes the write lock up front, so two writers
+        queue on the busy timeout instead of failing on a lock upgrade."""
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as e:
+                raise self._corrupt(e) from e
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.DatabaseError as e:
+                    conn.execute("ROLLBACK")
+                    raise self._corrupt(e) from e
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as e:
+                raise self._corrupt(e) from e
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and os.getpid() == self._pid:
+                self._conn.close()
+            self._conn = None
+
+    def __del__(self) -> None:
+        # sqlite3.Connection sits in a reference cycle with its statement cache, so it would
+        # outlive this Store until a gc pass; close it now (its WAL files go with it)
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # ------------------------------------------------------------------------- studies ----
+    def open_study(self, task: Any, study: str | None = None, *,
+                   create: bool = True) -> Study:
+        """The study of ``task`` named ``study`` (default: derived from the task). Refuses a
+        study of that name holding another protocol."""
+        proto = task_protocol(task)
+        fp = fingerprint(proto)
+        name = default_study_name(task, fp) if study is None else _check_name(study)
+        direction = getattr(task, "direction", None) or proto.get("direction")
+        metric = getattr(task, "metric_name", None) or proto.get("metric") or "metric"
+        try:
+            with self._write() as conn:
+                row = conn.execute("SELECT fingerprint, description FROM studies WHERE name = ?",
+                                   (name,)).fetchone()
+                if row is None:
+                    if not create:
+                        raise StoreError(f"store {str(self.path)!r} has no study {name!r}. "
+                                         f"Studies: {', '.join(self.study_names()) or 'none'}.")
+                    conn.execute(
+                        "INSERT INTO studies (name, fingerprint, description, direction, metric,"
+                        " created) VALUES (?, ?, ?, ?, ?, ?)",
+                        (name, fp, canonical_json(proto), direction, metric, _now()))
+        except sqlite3.DatabaseError as e:
+            raise self._corrupt(e) from e
+        if row is not None and row[0] != fp:
+            raise self._mismatch(name, json.loads(row[1]), proto)
+        return Study(self, name, fp, proto, direction, metric)
+
+    def _mismatch(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> StoreError:
+        keys = protocol_diff(old, new)
+        shown = "; ".join(f"{k}: {_short(_dig(old, k))} -> {_short(_dig(new, k))}"
+                          for k in keys[:6])
+        more = f" (and {len(keys) - 6} more)" if len(keys) > 6 else ""
+        return StoreError(
+            f"study {name!r} in {str(self.path)!r} holds another protocol; these keys differ "
+            f"(stored -> this task): {shown}{more}. Trials of different protocols are never "
+            f"mixed: start a new study with study='{name}-v2' (CLI: --study {name}-v2), "
+            "or restore the original settings to resume it.")
+
+    def study_names(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT name FROM studies ORDER BY created, name")]
+
+    def _study_row(self, name: str) -> tuple[Any, ...]:
+        rows = self._read("SELECT name, fingerprint, description, direction, metric, created "
+                          "FROM studies WHERE name = ?", (name,))
+        if not rows:
+            names = self.study_names()
+            raise StoreError(f"store {str(self.path)!r} has no study {name!r}. Studies: "
+                             f"{', '.join(names) or 'none'}. See `lrsweep studies "
+                             f"{self.path}`.")
+        return rows[0]
+
+    def get_study(self, name: str) -> Study:
+        """An existing study by name, without a task (to read it, or to add trials)."""
+        n, fp, desc, direction, metric, _ = self._study_row(_check_name(name))
+        return Study(self, n, fp, json.loads(desc), direction, metric)
+
+    def load(self, study: str | None = None) -> SweepResult:
+        """The finished trials of a study as a ``SweepResult`` (``running`` ones left out).
+        ``study`` may be omitted when the store holds exactly one."""
+        if study is None:
+            names = self.study_names()
+            if len(names) != 1:
+                raise bad_arg("study", None, "a study name (the store holds "
+                              f"{len(names)}: {', '.join(names) or 'none'})",
+                              "Pass study='NAME' (CLI: --study NAME).")
+            study = names[0]
+        return self.get_study(study).load()
+
+    def studies(self) -> list[StudyInfo]:
+        """Every study with its trial counts and best LR."""
+        out = []
+        for name, fp, _, direction, metric, created in self._read(
+                "SELECT name, fingerprint, description, direction, metric, created "
+                "FROM studies ORDER BY created, name"):
+            counts = dict(self._read("SELECT status, COUNT(*) FROM trials WHERE study = ? "
+                                     "GROUP BY status", (name,)))
+            res = self.get_study(name).load()
+            best = res.best()
+            out.append(StudyInfo(
+                name, fp, direction, metric, created, sum(counts.values()),
+                counts.get("ok", 0), counts.get("diverged", 0), counts.get("failed", 0),
+                counts.get(RUNNING, 0), None if best is None else best.lr,
+                None if best is None else best.metric))
+        return out
+
+    def delete_study(self, name: str) -> int:
+        """Delete a study and its trials; returns how many trials went."""
+        self._study_row(name)
+        with self._write() as conn:
+            n = conn.execute("DELETE FROM trials WHERE study = ?", (name,)).rowcount
+            conn.execute("DELETE FROM studies WHERE name = ?", (name,))
+        return n
+
+    def integrity_check(self) -> str:
+        """SQLite's own check; ``"ok"`` for a sound file."""
+        return str(self._read("PRAGMA integrity_check")[0][0])
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise bad_arg("study", name, "a non-empty study name",
+                      "Pass study='my-sweep', or leave it unset for a name derived from the "
+                      "task.")
+    return name
+
+
+_TRIAL_COLS = ("lr", "seed", "status", "metric", "curve", "steps", "wall_time", "engine",
+               "error", "extra", "started", "finished")
+
+
+class Study:
+    """One study of a store: what ``sweep()`` reads and writes. Made by ``open_study``."""
+
+    def __init__(self, store: Store, name: str, fingerprint: str, protocol: dict[str, Any],
+                 direction: str, metric: str) -> None:
+        self.store = store
+        self.name = name
+        self.fingerprint = fingerprint
+        self.protocol = protocol
+        self.direction = direction
+        self.metric = metric
+
+    def _rows(self, where: str = "", args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        rows = self.store._read(
+            f"SELECT {', '.join(_TRIAL_COLS)} FROM trials WHERE study = ? {where} "
+            "ORDER BY lr, seed", (self.name, *args))
+        return [dict(zip(_TRIAL_COLS, r)) for r in rows]
+
+    def results(self) -> list[TrialResult]:
+        """Finished trials (ok, diverged, failed); ``running`` ones are not results."""
+        return [_to_result(r) for r in self._rows("AND status != ?", (RUNNING,))]
+
+    def running(self) -> list[TrialSpec]:
+        """Trials handed to an engine and never finished (in flight, or their process died)."""
+        return [TrialSpec(r["lr"], r["seed"]) for r in self._rows("AND status = ?", (RUNNING,))]
+
+    def mark_running(self, specs: Sequence[TrialSpec], engine: str) -> None:
+        """Mark ``specs`` as handed to ``engine``. A trial another process finished meanwhile
+        keeps its result."""
+        now = _now()
+        with self.store._write() as conn:
+            conn.executemany(
+                "INSERT INTO trials (study, lr, seed, status, engine, started) "
+                "VALUES (?, ?, ?, 'running', ?, ?) "
+                "ON CONFLICT (study, lr, seed) DO UPDATE SET status = 'running', "
+                "metric = NULL, curve = '[]', steps = 0, wall_time = 0, error = NULL, "
+                "engine = excluded.engine, started = excluded.started, finished = NULL "
+                "WHERE trials.status NOT IN ('ok', 'diverged')",
+                [(self.name, float(s.lr), int(s.seed), engine, now) for s in specs])
+
+    def record(self, result: TrialResult) -> None:
+        """Store one finished trial (committed at once: a crash after this loses nothing).
+        A failure never overwrites a finished (ok/diverged) result of the same trial."""
+        metric = result.metric if result.metric is not None and math.isfinite(result.metric) \
+            else None
+        with self.store._write() as conn:
+            conn.execute(
+                "INSERT INTO trials (study, lr, seed, status, metric, curve, steps, wall_time,"
+                " engine, error, extra, started, finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (study, lr, seed) DO UPDATE SET status = excluded.status, "
+                "metric = excluded.metric, curve = excluded.curve, steps = excluded.steps, "
+                "wall_time = excluded.wall_time, engine = excluded.engine, "
+                "error = excluded.error, extra = excluded.extra, "
+                "started = COALESCE(trials.started, excluded.started), "
+                "finished = excluded.finished "
+                "WHERE excluded.status != 'failed' OR trials.status NOT IN ('ok', 'diverged')",
+                (self.name, float(result.lr), int(result.seed), result.status.value, metric,
+                 json.dumps(list(result.curve), allow_nan=True), int(result.steps),
+                 float(result.wall_time), result.engine, result.error,
+                 canonical_json(result.extra or {}), _now(), _now()))
+
+    def load(self) -> SweepResult:
+        """The finished trials as a ``SweepResult``."""
+        trials = self.results()
+        engines = sorted({t.engine for t in trials})
+        return SweepResult(trials, self.direction, self.metric,
+                           engine="+".join(engines) if engines else "?", study=self.name,
+                           protocol=self.protocol)
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, store={str(self.store.path)!r})"
+
+
+def _to_result(r: dict[str, Any]) -> TrialResult:
+    return TrialResult(
+        lr=r["lr"], seed=r["seed"], status=Status(r["status"]), metric=r["metric"],
+        curve=tuple(json.loads(r["curve"] or "[]")), steps=r["steps"],
+        wall_time=r["wall_time"], engine=r["engine"] or "?", error=r["error"],
+        extra=json.loads(r["extra"] or "{}"))
+
+
+def open_study(store: str | os.PathLike[str] | Store, task: Any, study: str | None = None,
+               *, create: bool = True) -> Study:
+    """The handle ``sweep(..., store=, study=)`` uses: ``store`` is a path (an SQLite file,
+    created if missing) or a ``Store``."""
+    if isinstance(store, Store):
+        return store.open_study(task, study, create=create)
+    if isinstance(store, (str, os.PathLike)):
+        return Store(store, create=create).open_study(task, study, create=create)
+    raise bad_arg("store", type(store).__name__, "None, a path to an SQLite file, or a Store",
+                  "Pass store='runs/lrsweep.db'.")
