@@ -9,7 +9,7 @@ import torch
 
 from ..errors import LRSweepError
 from ..task import Task
-from .models import MLP
+from .models import MLP, parametrize
 
 
 def load_digits_tensors(val_fraction: float = 0.2) -> tuple[tuple, tuple]:
@@ -28,11 +28,15 @@ def load_digits_tensors(val_fraction: float = 0.2) -> tuple[tuple, tuple]:
 
 
 def digits_mlp(*, width: int = 128, depth: int = 2, batch_size: int = 32,
-               optimizer: Any = torch.optim.Adam, **task_kwargs: Any) -> Task:
+               optimizer: Any = torch.optim.Adam, parametrization: str = "sp",
+               base_width: int | None = None, **task_kwargs: Any) -> Task:
     train, val = load_digits_tensors()
     task_kwargs.setdefault("name", "digits-mlp")
     if "steps" not in task_kwargs:
         task_kwargs.setdefault("epochs", 2)
-    return Task(model=lambda: MLP(64, 10, width=width, depth=depth), optimizer=optimizer,
+    model, optimizer = parametrize(
+        lambda w, b: MLP(64, 10, width=w, depth=depth, base_width=b), width, optimizer,
+        parametrization, base_width)
+    return Task(model=model, optimizer=optimizer,
                 train_data=train, val_data=val, batch_size=batch_size, metric="accuracy",
                 **task_kwargs)

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import LRSweepError
 from ..task import Task
-from .models import TinyGPT, sequence_cross_entropy
+from .models import TinyGPT, parametrize, sequence_cross_entropy
 
 CORPUS = ("argparse.py", "difflib.py", "inspect.py", "textwrap.py", "typing.py",
           "dataclasses.py", "functools.py", "collections/__init__.py", "pathlib.py",
@@ -43,11 +43,14 @@ def lm_tensors(context: int = 64, n_train: int = 8192, val_windows: int = 512
 
 def stdlib_gpt(*, width: int = 64, depth: int = 2, n_head: int = 4, context: int = 64,
                batch_size: int = 32, n_train: int = 8192, dropout: float = 0.0,
-               optimizer: Any = torch.optim.AdamW, **task_kwargs: Any) -> Task:
+               optimizer: Any = torch.optim.AdamW, parametrization: str = "sp",
+               base_width: int | None = None, **task_kwargs: Any) -> Task:
     train, val = lm_tensors(context, n_train)
     task_kwargs.setdefault("name", "stdlib-gpt")
     if "epochs" not in task_kwargs:
         task_kwargs.setdefault("steps", 150)
-    return Task(model=lambda: TinyGPT(256, width, depth, n_head, context, dropout),
-                optimizer=optimizer, train_data=train, val_data=val, batch_size=batch_size,
+    model, optimizer = parametrize(
+        lambda w, b: TinyGPT(256, w, depth, n_head, context, dropout, base_width=b), width,
+        optimizer, parametrization, base_width)
+    return Task(model=model, optimizer=optimizer, train_data=train, val_data=val, batch_size=batch_size,
                 loss=sequence_cross_entropy, metric="loss", **task_kwargs)

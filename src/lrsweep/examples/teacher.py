@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..task import Task
-from .models import MLP
+from .models import MLP, parametrize
 
 
 def teacher_tensors(n_train: int = 4096, n_val: int = 1024, d_in: int = 32,
@@ -24,11 +24,15 @@ def teacher_tensors(n_train: int = 4096, n_val: int = 1024, d_in: int = 32,
 
 def teacher_mlp(*, width: int = 128, depth: int = 2, batch_size: int = 64,
                 n_train: int = 4096, optimizer: Any = torch.optim.Adam,
+                parametrization: str = "sp", base_width: int | None = None,
                 **task_kwargs: Any) -> Task:
     train, val = teacher_tensors(n_train=n_train)
     task_kwargs.setdefault("name", "teacher-mlp")
     if "steps" not in task_kwargs:
         task_kwargs.setdefault("epochs", 2)
-    return Task(model=lambda: MLP(32, 10, width=width, depth=depth), optimizer=optimizer,
+    model, optimizer = parametrize(
+        lambda w, b: MLP(32, 10, width=w, depth=depth, base_width=b), width, optimizer,
+        parametrization, base_width)
+    return Task(model=model, optimizer=optimizer,
                 train_data=train, val_data=val, batch_size=batch_size, metric="accuracy",
                 **task_kwargs)

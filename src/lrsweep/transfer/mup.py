@@ -229,15 +229,22 @@ def mup_param_groups(model: nn.Module, base_model: Any = None, *, base_width: in
                      instructions)
 
 
-def mup_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: nn.Module,
+def mup_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: Any,
                   base_model: Any = None, *, base_width: int | None = None,
                   width: int | None = None, family: Any = None,
                   readout: str | None = None, **defaults: Any) -> MuOptimizer:
     """An ``optimizer=`` for ``lrsweep.Task``: ``callable(params, lr)`` that builds
-    ``optimizer`` with muP param groups. ``model`` is the template the Task copies (its
-    parameters come in the same order); ``defaults`` go to the optimizer
+    ``optimizer`` with muP param groups. ``model`` is the template the Task copies, or its
+    factory (built on the meta device; its parameters come in the same order as the
+    Task's); ``defaults`` go to the optimizer
     (``weight_decay`` is scaled per group)."""
     fam = optimizer_family(family if family is not None else optimizer)
+    if not isinstance(model, nn.Module):
+        if not callable(model):
+            raise bad_arg("model", type(model).__name__, "an nn.Module or a factory",
+                          "Pass the model the Task trains (or its factory).")
+        with torch.device("meta"):
+            model = model()
     base = _resolve_base(model, base_model, base_width, width)
     entries = classify(model, base, fam, readout)
     return MuOptimizer(optimizer, entries, defaults)
