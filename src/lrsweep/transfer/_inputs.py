@@ -92,6 +92,10 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
     if not hasattr(obj, "lr") and callable(getattr(obj, "optimum", None)):
         obj = optimum_of(obj, **optimum_options)
     lr = _positive(getattr(obj, "lr", None))
+    if lr is None and hasattr(obj, "lr") and getattr(obj, "found", True) is False:
+        note = getattr(obj, "note", "") or "no trial finished"
+        raise bad_arg(name, "an optimum that was not found", "a sweep with a located optimum",
+                      f"The sweep found no optimum ({note}); widen or lower the LR range.")
     if lr is None:
         raise bad_arg(name, _short(obj),
                       "an Optimum (lr, low, high), a SweepResult/SearchResult, "

@@ -206,7 +206,8 @@ def width_rule(base: float, target: float, parametrization: str = "mup", *,
                       "a fitted Law or an exponent under standard parametrisation",
                       "SP has no closed width rule: fit one from sweeps at three or more small "
                       "widths (fit_law(results, x='width')) and pass rules={'width': law}, or "
-                      "parametrise the model with muP (parametrization='mup').")
+                      "parametrise the model with muP (parametrization='mup'). CLI: "
+                      "--width-exponent E, with E from `lrsweep fit`.")
     raise bad_arg("parametrization", parametrization, f"one of {PARAMETRIZATIONS}",
                   "Pass parametrization='mup' or 'sp'.")
 
