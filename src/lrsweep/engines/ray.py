@@ -147,8 +147,8 @@ class _Group:
 
 # --------------------------------------------------------------------------- worker ----
 def _worker_task(payload: tuple) -> tuple[Any, str | None]:
-    """The task of a payload on this worker (cached per process), and an error if the
-    rebuilt task does not match the driver's."""
+    """The task of a payload on this worker (built or fetched once per process), and an
+    error if a rebuilt task does not match the driver's protocol."""
     ray = _import_ray()
     if payload[0] == "object":
         key = "object:" + payload[1][0].hex()
@@ -156,27 +156,23 @@ def _worker_task(payload: tuple) -> tuple[Any, str | None]:
         key = "ref:" + repr((payload[1], sorted(payload[2].items())))
     if key in _worker_tasks:
         _worker_tasks.move_to_end(key)
-        return _worker_tasks[key]
-    if payload[0] == "object":
-        entry: tuple[Any, str | None] = (ray.get(payload[1][0]), None)
+    elif payload[0] == "object":
+        _worker_tasks[key] = (ray.get(payload[1][0]), None)
     else:
-        _, path, kwargs, protocol, direction = payload
         from ..sweep import as_task
 
-        task = as_task(_resolve(path)(**kwargs), direction)
-        error = None
-        if protocol is not None:
-            mine = _canonical(task.protocol())
-            differ = sorted(k for k in set(mine) | set(protocol) if mine.get(k) != protocol.get(k))
-            if differ:
-                error = (f"the task rebuilt from {path} on this worker differs from the "
-                         f"driver's in {differ}; every node needs the same lrsweep/torch "
-                         "versions, code and data (or pass check_protocol=False).")
-        entry = (task, error)
-    _worker_tasks[key] = entry
+        task = as_task(_resolve(payload[1])(**payload[2]), payload[4])
+        _worker_tasks[key] = (task, _canonical(task.protocol()))
     while len(_worker_tasks) > _WORKER_CACHE_SIZE:
         _worker_tasks.popitem(last=False)
-    return entry
+    task, mine = _worker_tasks[key]
+    theirs = payload[3] if payload[0] == "ref" else None
+    if theirs is None or mine == theirs:
+        return task, None
+    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    return task, (f"the task rebuilt from {payload[1]} on this worker differs from the "
+                  f"driver's in {differ}; every node needs the same lrsweep/torch versions, "
+                  "code and data (or pass check_protocol=False).")
 
 
 def _run_group(payload: tuple, specs: list[TrialSpec], local_engine: str, num_threads: int,
