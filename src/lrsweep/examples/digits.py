@@ -34,9 +34,9 @@ def digits_mlp(*, width: int = 128, depth: int = 2, batch_size: int = 32,
     task_kwargs.setdefault("name", "digits-mlp")
     if "steps" not in task_kwargs:
         task_kwargs.setdefault("epochs", 2)
+    task_kwargs.setdefault("metric", "accuracy")
     model, optimizer = parametrize(
         lambda w, b: MLP(64, 10, width=w, depth=depth, base_width=b), width, optimizer,
         parametrization, base_width)
     return Task(model=model, optimizer=optimizer,
-                train_data=train, val_data=val, batch_size=batch_size, metric="accuracy",
-                **task_kwargs)
+                train_data=train, val_data=val, batch_size=batch_size, **task_kwargs)
