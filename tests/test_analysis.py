@@ -1,0 +1,229 @@
+"""The optimum estimate: known answers, interval coverage, band, edges, divergence."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrsweep
+from lrsweep.analysis import Optimum, estimate_optimum, optimum_from_trials
+from lrsweep.errors import ConfigError
+from lrsweep.trial import Status, TrialResult
+
+
+def well(d: np.ndarray, k1: float = 1.0, k2: float = 2.5) -> np.ndarray:
+    """Smooth asymmetric well in d = log10(lr / lr_true): 0 with unit curvature at d = 0."""
+    return (k2 * np.exp(-k1 * d) + k1 * np.exp(k2 * d) - k1 - k2) / (k1 * k2 * (k1 + k2))
+
+
+def one_seed(lrs, values, direction="max"):
+    return estimate_optimum(lrs, [0] * len(lrs), values, ["ok"] * len(lrs), direction)
+
+
+def test_noise_free_symmetric_quadratic_is_exact():
+    lrs = np.logspace(-5, -1, 9)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 2.7) ** 2  # peak at 10**-2.7, between grid points
+    opt = one_seed(lrs, acc)
+    assert opt.lr == pytest.approx(10**-2.7, rel=1e-6)
+    assert opt.metric == pytest.approx(0.9, abs=1e-9)
+    assert opt.low <= opt.lr <= opt.high
+    assert opt.method == "quadratic"
+    assert not opt.at_low_edge and not opt.at_high_edge
+
+
+def test_min_direction_mirrors_max():
+    lrs = np.logspace(-5, -1, 9)
+    loss = 0.3 + 0.05 * (np.log10(lrs) + 3.3) ** 2
+    opt_min = one_seed(lrs, loss, "min")
+    opt_max = one_seed(lrs, -loss, "max")
+    assert opt_min.lr == pytest.approx(10**-3.3, rel=1e-6)
+    assert opt_min.lr == pytest.approx(opt_max.lr)
+    assert opt_min.metric == pytest.approx(0.3, abs=1e-9)
+    assert opt_min.direction == "min"
+
+
+def test_noise_free_asymmetric_curve_on_fine_grid():
+    x_true = -2.37
+    lrs = np.logspace(-3.5, -1.5, 41)
+    loss = 0.5 + 0.2 * well(np.log10(lrs) - x_true)
+    opt = one_seed(lrs, loss, "min")
+    assert abs(math.log2(opt.lr / 10**x_true)) < 0.05
+    assert opt.low <= 10**x_true <= opt.high
+
+
+def test_fitted_curve_and_predict_match_the_data_near_the_top():
+    lrs = np.logspace(-5, -1, 9)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 2.7) ** 2
+    opt = one_seed(lrs, acc)
+    inside = lrs[(lrs >= opt.fit_range[0]) & (lrs <= opt.fit_range[1])]
+    assert np.allclose(opt.predict(inside), 0.9 - 0.05 * (np.log10(inside) + 2.7) ** 2)
+    assert np.isnan(opt.predict([1e-9])).all()
+
+
+def test_band_holds_the_lrs_within_tolerance():
+    lrs = np.logspace(-5, -1, 33)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 3) ** 2
+    opt = estimate_optimum(lrs, [0] * 33, acc, ["ok"] * 33, "max", band_tol=0.01)
+    # analytic band: 0.05 d^2 <= 0.009  ->  |d| <= sqrt(0.18)
+    half = math.sqrt(0.009 / 0.05)
+    assert math.log10(opt.band[0]) == pytest.approx(-3 - half, abs=0.02)
+    assert math.log10(opt.band[1]) == pytest.approx(-3 + half, abs=0.02)
+    wider = estimate_optimum(lrs, [0] * 33, acc, ["ok"] * 33, "max", band_tol=0.05)
+    assert wider.band[0] < opt.band[0] and wider.band[1] > opt.band[1]
+
+
+def test_best_at_low_edge_is_flagged_and_interval_reaches_the_range_end():
+    lrs = np.logspace(-3, -1, 7)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 4) ** 2  # true optimum below the range
+    opt = one_seed(lrs, acc)
+    assert opt.at_low_edge and not opt.at_high_edge
+    assert opt.low == pytest.approx(1e-3)
+    assert "below" in opt.note
+
+
+def test_best_at_high_edge_is_flagged_unless_a_diverged_lr_lies_above():
+    lrs = list(np.logspace(-5, -3, 7))
+    acc = list(0.9 - 0.05 * (np.log10(lrs) + 1) ** 2)
+    opt = one_seed(lrs, acc)
+    assert opt.at_high_edge and not opt.at_low_edge
+    # the same points plus a diverged LR above: bounded, not an edge
+    opt2 = estimate_optimum(lrs + [1e-2], [0] * 8, acc + [math.nan], ["ok"] * 7 + ["diverged"],
+                            "max")
+    assert not opt2.at_high_edge
+    assert opt2.diverged_above == pytest.approx(1e-2)
+    assert opt2.high <= 1e-2
+
+
+def test_diverged_trials_are_never_ranked():
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    # the diverged LR carries a (stale) great metric: it must be ignored
+    metrics = [0.5, 0.8, 0.85, 0.99, 0.2]
+    statuses = ["ok", "ok", "ok", "diverged", "diverged"]
+    opt = estimate_optimum(lrs, [0] * 5, metrics, statuses, "max")
+    assert opt.best_lr == pytest.approx(1e-2)
+    assert opt.lr < 1e-1
+    assert opt.diverged_above == pytest.approx(1e-1)
+
+
+def test_an_lr_where_one_seed_diverged_is_not_ranked():
+    lrs = [1e-3, 1e-2, 1e-1] * 2
+    seeds = [0, 0, 0, 1, 1, 1]
+    metrics = [0.7, 0.8, 0.95, 0.7, 0.8, math.nan]
+    statuses = ["ok", "ok", "ok", "ok", "ok", "diverged"]
+    opt = estimate_optimum(lrs, seeds, metrics, statuses, "max")
+    assert opt.best_lr == pytest.approx(1e-2)
+    assert opt.diverged_above == pytest.approx(1e-1)
+
+
+def test_failed_trials_are_ignored_and_nothing_finished_gives_no_estimate():
+    opt = estimate_optimum([1e-3, 1e-2], [0, 0], [math.nan, math.nan], ["failed", "failed"],
+                           "max")
+    assert opt.lr is None and not opt.found
+    assert "no trial finished" in opt.note
+    opt = estimate_optimum([1e-3, 1e-2], [0, 0], [math.nan] * 2, ["diverged"] * 2, "min")
+    assert opt.lr is None and opt.diverged_above == pytest.approx(1e-3)
+    assert "lower" in opt.note
+
+
+def test_one_seed_says_so():
+    lrs = np.logspace(-5, -1, 9)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 2.7) ** 2
+    rng = np.random.default_rng(0)
+    opt = one_seed(lrs, acc + rng.normal(0, 0.002, 9))
+    assert opt.n_seeds == 1
+    assert "one seed" in opt.note
+    assert opt.low < opt.lr < opt.high
+
+
+def synthetic(rng: np.random.Generator, n_seeds: int = 3):
+    """A noisy asymmetric accuracy curve on a random grid; returns the arrays and the truth."""
+    x_true = rng.uniform(-3.5, -2.5)
+    k1, k2 = rng.uniform(0.8, 3.0, 2)
+    lrs = np.logspace(-5, -0.5, 13) * 10 ** rng.uniform(0, 0.375)
+    x = np.log10(lrs)
+    clean = 0.95 - 0.3 * (1 - np.exp(-well(x - x_true, k1, k2)))
+    decade = 0.3 * (1 - math.exp(-float(well(np.array(1.0), k1, k2))))
+    rows = []
+    for s in range(n_seeds):
+        offset = rng.normal(0, 0.01)
+        noisy = clean + offset + rng.normal(0, 0.03 * decade, lrs.size)
+        rows += [(lr, s, m) for lr, m in zip(lrs, noisy)]
+    lr_a, seed_a, m_a = (np.array(v) for v in zip(*rows))
+    return lr_a, seed_a, m_a, 10**x_true
+
+
+def test_noisy_interval_contains_the_truth_and_coverage_is_near_nominal():
+    rng = np.random.default_rng(12345)
+    hits, errs = 0, []
+    n = 40
+    for _ in range(n):
+        lrs, seeds, metrics, truth = synthetic(rng)
+        opt = estimate_optimum(lrs, seeds, metrics, ["ok"] * lrs.size, "max", n_boot=200)
+        hits += opt.low <= truth <= opt.high
+        errs.append(abs(math.log2(opt.lr / truth)))
+    # at the nominal 90% level; 40 instances, so allow for sampling error
+    assert hits / n >= 0.8
+    # and the estimate beats the grid spacing (1.5 log2 units) by a wide margin
+    assert np.median(errs) < 0.4
+
+
+def test_more_seeds_narrow_the_interval():
+    rng = np.random.default_rng(7)
+    widths = {}
+    for n_seeds in (2, 8):
+        w = []
+        for _ in range(10):
+            lrs, seeds, metrics, _ = synthetic(rng, n_seeds)
+            opt = estimate_optimum(lrs, seeds, metrics, ["ok"] * lrs.size, "max", n_boot=100)
+            w.append(math.log2(opt.ratio))
+        widths[n_seeds] = np.median(w)
+    assert widths[8] < widths[2]
+
+
+def test_from_trials_and_sweep_result_agree_with_the_array_api():
+    lrs = np.logspace(-4, -1, 7)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 2.2) ** 2
+    trials = [TrialResult(lr, 0, Status.OK, m, (1.0, 0.5), 2) for lr, m in zip(lrs, acc)]
+    trials.append(TrialResult(1.0, 0, Status.DIVERGED, None, (1.0, 9.0), 2))
+    a = optimum_from_trials(trials, "max")
+    b = lrsweep.SweepResult(trials, "max", "accuracy").optimum()
+    c = estimate_optimum([t.lr for t in trials], [0] * 8, list(acc) + [math.nan],
+                         ["ok"] * 7 + ["diverged"], "max")
+    assert isinstance(b, Optimum)
+    assert a == b == c
+    assert b.lr == pytest.approx(10**-2.2, rel=1e-6)
+    d = b.to_dict()
+    assert d["lr"] == b.lr and d["band"] == list(b.band)
+    assert "lr=" in str(b)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"direction": "up"}, "direction"),
+    ({"band_tol": 1.5}, "band_tol"),
+    ({"level": 1.0}, "level"),
+    ({"min_points": 2}, "min_points"),
+])
+def test_bad_arguments_name_themselves(kwargs, name):
+    args = {"direction": "max", **kwargs}
+    with pytest.raises(ConfigError, match=name):
+        estimate_optimum([1e-3, 1e-2, 1e-1], [0, 0, 0], [0.1, 0.2, 0.1], ["ok"] * 3, **args)
+
+
+def test_mismatched_arrays_are_refused():
+    with pytest.raises(ConfigError, match="equal length"):
+        estimate_optimum([1e-3, 1e-2], [0], [0.1, 0.2], ["ok", "ok"], "max")
+
+
+def test_analysis_never_imports_torch():
+    src = Path(lrsweep.analysis.__file__).read_text()
+    names = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    assert "torch" not in names

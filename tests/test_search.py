@@ -1,0 +1,180 @@
+"""``search``: rounds that close in on the optimum, reuse every trial, widen at an edge and
+never go above a diverged LR."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lrsweep
+from lrsweep.errors import ConfigError
+from lrsweep.search import SearchResult, search
+
+
+class Curve:
+    """An objective with a known optimum: loss = floor + c (log10(lr) - x0)^2 (+ noise), a
+    diverged trial above ``x_div``; it counts every (lr, seed) it trains."""
+
+    def __init__(self, x0: float, x_div: float = math.inf, noise: float = 0.0,
+                 asym: float = 0.0) -> None:
+        self.x0, self.x_div, self.noise, self.asym = x0, x_div, noise, asym
+        self.calls: Counter[tuple[float, int]] = Counter()
+
+    def __call__(self, trial: lrsweep.Trial) -> float:
+        self.calls[(trial.lr, trial.seed)] += 1
+        d = math.log10(trial.lr) - self.x0
+        if d + self.x0 >= self.x_div:
+            trial.report(0, 1.0)
+            trial.report(1, math.inf)  # raises TrialDiverged
+        for step in range(3):
+            trial.report(step, 2.0 - 0.1 * step)
+        clean = 0.2 + 0.1 * d * d * (1 + self.asym * d)
+        eps = np.random.default_rng([trial.seed, int(abs(d) * 1e9) % 2**31]).standard_normal()
+        return clean + self.noise * eps
+
+
+def test_noise_free_search_converges_to_the_optimum():
+    f = Curve(-2.63)
+    found = search(f, (1e-6, 1.0), direction="min", engine="sequential")
+    opt = found.optimum()
+    assert found.stopped == "converged"
+    assert opt.ratio <= 2**0.25
+    assert abs(math.log2(opt.lr / 10**-2.63)) < 0.05
+    assert opt.low <= 10**-2.63 <= opt.high
+    # more than one round ran, each finer than the first
+    assert len(found.rounds) >= 2
+    first = found.rounds[0].lr_range
+    assert all(r.lr_range[1] / r.lr_range[0] < first[1] / first[0] for r in found.rounds[1:])
+
+
+def test_no_trial_is_trained_twice_across_rounds():
+    f = Curve(-3.1, noise=0.002)
+    found = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
+                   max_rounds=5)
+    assert len(found.rounds) >= 3
+    assert max(f.calls.values()) == 1
+    keys = [t.key for t in found.trials]
+    assert len(keys) == len(set(keys)) == sum(f.calls.values())
+    # every round's LRs are new
+    seen: set[float] = set()
+    for r in found.rounds:
+        assert not seen & set(r.lrs)
+        seen |= set(r.lrs)
+    assert found.steps_used == sum(t.steps for t in found.trials) > 0
+
+
+def test_best_on_the_low_edge_widens_the_range_down():
+    f = Curve(-5.5)
+    found = search(f, (1e-3, 1.0), direction="min", engine="sequential", max_rounds=6)
+    assert found.rounds[0].optimum.at_low_edge
+    assert found.rounds[1].reason.startswith("best at the low edge")
+    assert min(found.result.lrs) < 1e-3
+    opt = found.optimum()
+    assert not opt.at_low_edge
+    assert abs(math.log2(opt.lr / 10**-5.5)) < 0.25
+
+
+def test_best_on_the_high_edge_widens_the_range_up():
+    f = Curve(-0.8)
+    found = search(f, (1e-6, 1e-3), direction="min", engine="sequential", max_rounds=6)
+    assert found.rounds[0].optimum.at_high_edge
+    assert max(found.result.lrs) > 1e-3
+    assert abs(math.log2(found.optimum().lr / 10**-0.8)) < 0.25
+
+
+def test_lrs_above_a_diverged_one_are_never_tried_again():
+    f = Curve(-2.0, x_div=-1.6)
+    found = search(f, (1e-6, 1.0), direction="min", engine="sequential", max_rounds=5)
+    round1 = set(found.rounds[0].lrs)
+    first_div = min(t.lr for t in found.trials if t.lr in round1 and t.status == "diverged")
+    later = [lr for r in found.rounds[1:] for lr in r.lrs]
+    assert later and all(lr < first_div for lr in later)
+    opt = found.optimum()
+    assert opt.diverged_above is not None and opt.diverged_above <= first_div
+    assert opt.lr < opt.diverged_above
+    assert abs(math.log2(opt.lr / 1e-2)) < 0.25
+
+
+def test_noisy_search_with_seeds_brackets_the_truth():
+    f = Curve(-3.37, noise=0.003, asym=0.3)
+    found = search(f, (1e-6, 1.0), seeds=(0, 1, 2), direction="min", engine="sequential")
+    opt = found.optimum()
+    assert opt.n_seeds == 3
+    assert opt.low <= 10**-3.37 <= opt.high
+    assert abs(math.log2(opt.lr / 10**-3.37)) < 0.3
+
+
+def test_max_trials_and_max_rounds_are_respected():
+    f = Curve(-2.5, noise=0.01)
+    found = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
+                   max_trials=24)
+    assert len(found.trials) <= 24
+    assert found.stopped in ("max_trials", "converged")
+    f2 = Curve(-2.5, noise=0.01)
+    found2 = search(f2, (1e-6, 1.0), direction="min", engine="sequential", max_rounds=2)
+    assert len(found2.rounds) <= 2
+
+
+def test_on_round_sees_every_round_and_table_lists_them():
+    seen = []
+    found = search(Curve(-2.2), (1e-5, 1.0), direction="min", engine="sequential",
+                   on_round=seen.append)
+    assert [r.index for r in seen] == [r.index for r in found.rounds]
+    text = found.table()
+    assert "round 1" in text and "stopped" in text
+    assert isinstance(found, SearchResult) and "rounds" in repr(found)
+    d = found.to_dict()
+    assert d["steps_used"] == found.steps_used and len(d["rounds"]) == len(found.rounds)
+
+
+def test_a_rerun_on_the_same_store_trains_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    f = Curve(-2.9, noise=0.002)
+    first = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
+                   store=db, study="curve", max_rounds=3)
+    n = sum(f.calls.values())
+    again = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
+                   store=db, study="curve", max_rounds=3)
+    assert sum(f.calls.values()) == n  # every trial came from the store
+    assert again.optimum().lr == pytest.approx(first.optimum().lr)
+
+
+def test_search_on_a_torch_task(blobs, mlp):
+    (xt, yt), (xv, yv) = blobs
+    task = lrsweep.Task(model=mlp, optimizer=torch.optim.SGD, train_data=(xt, yt),
+                        val_data=(xv, yv), loss=nn.CrossEntropyLoss(), metric="loss",
+                        steps=20, batch_size=32, device="cpu")
+    found = search(task, (1e-3, 10.0), seeds=(0,), engine="sequential", max_rounds=2,
+                   points=5, refine_points=3)
+    assert found.result.direction == "min"
+    assert found.steps_used == sum(t.steps for t in found.trials)
+    assert found.steps_used <= 20 * len(found.trials)
+    opt = found.optimum()
+    assert opt.found and 1e-3 <= opt.lr <= 10.0
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"lr_range": (1.0, 1e-3)}, "lr_range"),
+    ({"lr_range": (0.0, 1.0)}, "lr_range"),
+    ({"tolerance": 1.0}, "tolerance"),
+    ({"max_rounds": 0}, "max_rounds"),
+    ({"max_trials": 2}, "max_trials"),
+    ({"points": 2}, "points"),
+    ({"seeds": ()}, "seeds"),
+])
+def test_bad_arguments_fail_before_training(kwargs, name):
+    f = Curve(-2.0)
+    args = {"direction": "min", **kwargs}
+    with pytest.raises(ConfigError, match=name):
+        search(f, **args)
+    assert not f.calls
+
+
+def test_objective_without_direction_is_refused():
+    with pytest.raises(ConfigError, match="direction"):
+        search(Curve(-2.0))
