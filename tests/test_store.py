@@ -180,7 +180,7 @@ def test_kill_9_mid_sweep_then_rerun_completes_with_identical_results(tmp_path):
     script = tmp_path / "sweep_script.py"
     script.write_text(KILL_SCRIPT)
     db = tmp_path / "kill.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     steps = "800"  # ~0.2 s a trial: the kill lands mid-sweep
     proc = subprocess.Popen([sys.executable, str(script), str(db), "k", steps], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -317,7 +317,7 @@ def test_two_processes_write_one_store_while_it_is_read(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     db = tmp_path / "c.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     # same study with overlapping LRs (offset 60), and a second study: every write contends
     procs = [subprocess.Popen([sys.executable, str(script), str(db), study, off], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,259 @@
+"""``lrsweep studies | show | plot | export`` and resume through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import lrsweep
+from lrsweep.cli import main
+from lrsweep.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+
+
+def tiny_task(steps: int = 15) -> lrsweep.Task:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 6, generator=g)
+    y = (x[:, 0] > 0).long()
+    torch.manual_seed(0)
+    return lrsweep.Task(model=nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 2)),
+                        optimizer=torch.optim.SGD, train_data=(x, y), val_data=(x, y),
+                        batch_size=32, steps=steps, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """A store with two studies: a Task sweep over two seeds (one LR diverges) and an
+    objective sweep (one trial fails)."""
+    db = tmp_path_factory.mktemp("cli") / "lrsweep.db"
+    lrsweep.sweep(tiny_task(), lrsweep.log_grid(1e-3, 100.0, 6), seeds=(0, 1), store=db,
+                  study="mlp", engine="sequential")
+
+    def objective(trial):
+        if trial.lr > 0.5:
+            raise RuntimeError("out of memory")
+        return (trial.lr - 0.01) ** 2
+
+    lrsweep.sweep(objective, [0.001, 0.01, 0.1, 1.0], direction="min", store=db, study="obj")
+    return db
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_studies_lists_counts_and_best_lr(store, capsys):
+    rc, out, _ = run_cli(capsys, "studies", str(store))
+    assert rc == 0
+    lines = {ln.split()[0]: ln.split() for ln in out.splitlines()[2:]}
+    res = Store(store).load("mlp")
+    best = res.best()
+    n_div = sum(t.status is lrsweep.Status.DIVERGED for t in res.trials)
+    assert 0 < n_div < 12  # the grid spans both sides
+    mlp = lines["mlp"]
+    # trials ok diverged failed running
+    assert mlp[1:6] == ["12", str(12 - n_div), str(n_div), "0", "0"]
+    assert float(mlp[6]) == pytest.approx(best.lr, rel=1e-3)
+    assert lines["obj"][1:6] == ["4", "3", "0", "1", "0"]
+    assert float(lines["obj"][6]) == pytest.approx(0.01)
+
+
+def test_show_prints_protocol_table_best_and_optimum(store, capsys):
+    rc, out, _ = run_cli(capsys, "show", str(store), "--study", "mlp")
+    assert rc == 0
+    res = Store(store).load("mlp")
+    assert "Sequential + SGD, batch_size=32, steps=15" in out
+    assert res.table() in out
+    assert f"best lr: {res.best().lr:.4g}" in out
+    assert "optimum: " in out
+    rc, out, _ = run_cli(capsys, "show", str(store), "--study", "obj", "--protocol")
+    assert rc == 0 and '"code_sha"' in out and "best lr: 0.01" in out
+
+
+def test_show_degrades_to_best_without_analysis(store, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "lrsweep.analysis", None)  # import fails
+    rc, out, _ = run_cli(capsys, "show", str(store), "--study", "mlp")
+    assert rc == 0
+    assert "best lr:" in out and "not estimated" in out
+
+
+def test_show_reports_running_trials(tmp_path, capsys):
+    db = tmp_path / "s.db"
+    study = lrsweep.store.open_study(db, tiny_task(), "half")
+    study.mark_running([lrsweep.TrialSpec(0.1, 0), lrsweep.TrialSpec(1.0, 0)], "sequential")
+    rc, out, _ = run_cli(capsys, "show", str(db))  # one study: --study may be left out
+    assert rc == 0
+    assert "no finished trial yet" in out and "2 trial(s) running" in out
+    rc, out, _ = run_cli(capsys, "studies", str(db))
+    assert out.splitlines()[2].split()[1:6] == ["2", "0", "0", "0", "2"]
+
+
+def test_export_json_round_trip(store, tmp_path, capsys):
+    out_file = tmp_path / "mlp.json"
+    rc, _, err = run_cli(capsys, "export", str(store), "--study", "mlp", "-o", str(out_file))
+    assert rc == 0 and "12 trials" in err
+    back = lrsweep.SweepResult.from_json(out_file)
+    want = Store(store).load("mlp")
+    assert back.trials == want.trials
+    assert (back.study, back.direction, back.metric_name) == ("mlp", "max", "accuracy")
+    assert back.best() == want.best()
+    rc, out, _ = run_cli(capsys, "export", str(store), "--study", "obj")  # to stdout
+    data = json.loads(out)
+    assert [t["status"] for t in data["trials"]] == ["ok", "ok", "ok", "failed"]
+    assert data["best"]["lr"] == 0.01
+
+
+def test_export_csv_round_trip(store, tmp_path, capsys):
+    rc, out, _ = run_cli(capsys, "export", str(store), "--study", "mlp", "--format", "csv")
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    want = Store(store).load("mlp").trials
+    assert len(rows) == len(want) == 12
+    for row, t in zip(rows, want):
+        assert float(row["lr"]) == t.lr and int(row["seed"]) == t.seed
+        assert row["status"] == t.status.value
+        assert (row["metric"] == "") if t.metric is None else float(row["metric"]) == t.metric
+        assert int(row["steps"]) == t.steps
+    f = tmp_path / "sub" / "obj.csv"
+    assert main(["export", str(store), "--study", "obj", "--format", "csv", "-o", str(f)]) == 0
+    assert f.read_text().count("\n") == 5
+
+
+def test_plot_writes_the_image_or_says_what_to_install(store, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figs" / "mlp.png"
+    if importlib.util.find_spec("matplotlib") and importlib.util.find_spec("lrsweep.plot"):
+        rc, text, _ = run_cli(capsys, "plot", str(store), "--study", "mlp", "-o", str(out))
+        assert rc == 0 and out.stat().st_size > 1000 and f"wrote {out}" in text
+    monkeypatch.setitem(sys.modules, "lrsweep.plot", None)
+    rc, _, err = run_cli(capsys, "plot", str(store), "--study", "mlp", "-o", str(tmp_path / "x.png"))
+    assert rc == 2 and "pip install matplotlib" in err
+
+
+def test_errors_are_one_line_and_exit_2(store, tmp_path, capsys):
+    rc, _, err = run_cli(capsys, "show", str(store), "--study", "nope")
+    assert rc == 2 and "no study 'nope'" in err and "mlp, obj" in err
+    rc, _, err = run_cli(capsys, "show", str(store))  # two studies: which one?
+    assert rc == 2 and "--study NAME" in err
+    rc, _, err = run_cli(capsys, "studies", str(tmp_path / "missing.db"))
+    assert rc == 2 and "no such file" in err
+    assert not (tmp_path / "missing.db").exists()
+    foreign = tmp_path / "app.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    rc, _, err = run_cli(capsys, "studies", str(foreign))
+    assert rc == 2 and "not an lrsweep store" in err
+    assert err.count("\n") == 1
+
+
+def test_studies_through_python_m_lrsweep(store):
+    out = subprocess.run([sys.executable, "-m", "lrsweep", "studies", str(store)], env=ENV,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].split()[:3] == ["study", "trials", "ok"]
+    assert {ln.split()[0] for ln in out.stdout.splitlines()[2:]} == {"mlp", "obj"}
+
+
+# --------------------------------------------------------- sweeps through the CLI ----
+USER_TASK = textwrap.dedent("""
+    import torch
+    from torch import nn
+    import lrsweep
+
+    def build(steps=8, width=8, **kw):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(128, 4, generator=g)
+        y = (x[:, 0] - x[:, 1] > 0).long()
+        torch.manual_seed(0)
+        return lrsweep.Task(nn.Sequential(nn.Linear(4, width), nn.Tanh(), nn.Linear(width, 2)),
+                            torch.optim.SGD, (x, y), (x, y), batch_size=16, steps=steps, **kw)
+""")
+
+
+def test_cli_run_resumes_from_its_store_and_refuses_another_protocol(tmp_path, monkeypatch,
+                                                                       capsys):
+    (tmp_path / "usertask.py").write_text(USER_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('task = "usertask:build"\nsteps = 8\nnum = 4\nlr-min = 1e-2\nlr-max = 10.0\n'
+                   'engine = "sequential"\nquiet = true\nstudy = "mine"\n')
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 0
+    db = out / "lrsweep.db"  # the CLI's default store
+    first = {(t.lr, t.seed): t for t in Store(db).load("mine").trials}
+    assert len(first) == 4
+    capsys.readouterr()
+    # the same command again: everything reused (same wall times: nothing recomputed)
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 0
+    again = Store(db).load("mine").trials
+    assert [(t.wall_time, t.metric) for t in again] == \
+        [(first[t.key].wall_time, first[t.key].metric) for t in again]
+    # a longer grid on the same study adds trials, keeps the old ones
+    assert main(["run", "--config", str(cfg), "--num", "7", "--out", str(out)]) == 0
+    assert len(Store(db).load("mine").trials) == 4 + 3  # 7 log points share 4 with the 4
+    capsys.readouterr()
+    # another protocol under the same name: refused, with the way out
+    rc = main(["run", "--config", str(cfg), "--steps", "12", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "steps: 8 -> 12" in err and "--study mine-v2" in err
+    assert main(["run", "--config", str(cfg), "--steps", "12", "--study", "mine-v2",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    rc, text, _ = run_cli(capsys, "studies", str(db))
+    assert [ln.split()[0] for ln in text.splitlines()[2:]] == ["mine", "mine-v2"]
+
+
+SLOW_TASK = USER_TASK.replace("steps=8", "steps=400")
+
+
+@pytest.mark.slow
+def test_kill_9_of_lrsweep_run_then_rerun_completes(tmp_path):
+    (tmp_path / "usertask.py").write_text(SLOW_TASK)
+    env = {**ENV, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ENV['PYTHONPATH']}"}
+    cmd = [sys.executable, "-m", "lrsweep", "run", "--task", "usertask:build", "--lr-min",
+           "1e-3", "--lr-max", "10", "--num", "8", "--engine", "sequential", "--quiet",
+           "--out", str(tmp_path / "out"), "--study", "demo"]
+    db = tmp_path / "out" / "lrsweep.db"
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        if db.exists():
+            try:
+                with Store(db, create=False) as st:
+                    if "demo" in st.study_names() and len(st.load("demo").trials) >= 2:
+                        break
+            except lrsweep.StoreError:
+                pass
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    shown = subprocess.run([sys.executable, "-m", "lrsweep", "show", str(db)], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "running, or left by a stopped process" in shown.stdout
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    with Store(db) as st:
+        assert len(st.load("demo").trials) == 8 and st.get_study("demo").running() == []
