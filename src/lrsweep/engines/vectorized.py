@@ -45,7 +45,12 @@ log = logging.getLogger("lrsweep")
 GRAPH_WARMUP_STEPS = 3  # eager steps (real ones) on a side stream before capture
 GRAPH_MIN_STEPS = 8  # fewer full-size steps than this: capture does not pay
 COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
-ALL_DEAD_CHECK_EVERY = 32  # steps between the (only) host syncs: stop a chunk when all diverged
+STEADY_FROM = GRAPH_WARMUP_STEPS + 2  # steps after warm-up, capture or compile: timed
+ALL_DEAD_CHECK_EVERY = 32
+AUTO_NOMINAL_TRIALS = 10  # the CPU rule times a sweep of this many LRs
+AUTO_TIMED_STEPS = 2  # timed steps per engine (after one warm-up step)
+AUTO_CPU_MARGIN = 0.85  # vectorized on CPU only when at least 15% faster per step
+AUTO_TINY_WORK = 2e8  # parameters x steps below which a run is overhead-bound  # steps between the (only) host syncs: stop a chunk when all diverged
 
 
 # ------------------------------------------------------------------------------ support ----
@@ -414,7 +419,13 @@ class VectorizedEngine:
         facts: dict[str, Any] = {"cuda_graph": False, "compiled": self.compile}
         t_once = 0.0
         side = torch.cuda.Stream(task.device) if use_graph else None
+        t_steady, k_steady, done = 0.0, STEADY_FROM, 0
         for k, group in enumerate(step_batches(task, seed)):
+            done = k
+            if k == k_steady:
+                if cuda:
+                    torch.cuda.synchronize(task.device)
+                t_steady = time.perf_counter()
             if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
                     chunk.active.any()):
                 break
@@ -460,6 +471,11 @@ class VectorizedEngine:
                 t_once += time.perf_counter() - t
                 continue
             fn(group)
+        if done > k_steady:  # steps k_steady..done ran after warm-up, capture or compile
+            if cuda:
+                torch.cuda.synchronize(task.device)
+            facts["steady_step_seconds"] = ((time.perf_counter() - t_steady)
+                                            / (done + 1 - k_steady))
         facts["setup_seconds"] = round(t_once, 4)
         return facts
 
@@ -489,6 +505,64 @@ def choose_auto(task: Any, **options: Any) -> Any:
     return eng
 
 
-def cpu_prefers_vectorized(task: Any) -> tuple[bool, str]:
-    """Rule for CPUs (measured in benchmarks/speed.py): placeholder until measured."""
-    return False, "rule not measured yet"
+def cpu_prefers_vectorized(task: Any, n: int = AUTO_NOMINAL_TRIALS) -> tuple[bool, str]:
+    """The CPU rule: time both engines' steps on the task's own first batches.
+
+    One step of ``n`` stacked trials against ``n`` times one step of one trial (each the best
+    of ``AUTO_TIMED_STEPS`` after a warm-up step). Vectorized only when it is clearly faster
+    (by ``AUTO_CPU_MARGIN``), so that noise cannot make auto slower than sequential. Runs too
+    small to repay the timing (under ``AUTO_TINY_WORK`` parameter-steps) are overhead-bound,
+    where stacking wins (measured in benchmarks/speed.py): vectorized without timing.
+    """
+    n_params = sum(p.numel() for p in task.initial_model(0).parameters())
+    work = n_params * task.steps * task.accumulation_steps
+    if work < AUTO_TINY_WORK:
+        return True, (f"small run ({n_params} parameters x {task.steps} steps): bound by "
+                      "per-step overhead, which stacking removes")
+    vec, seq = _time_cpu_steps(task, n)
+    why = (f"one step of {n} stacked trials {1e3 * vec:.1f} ms vs {n} sequential steps "
+           f"{1e3 * n * seq:.1f} ms")
+    return vec < AUTO_CPU_MARGIN * n * seq, why
+
+
+def _time_cpu_steps(task: Any, n: int) -> tuple[float, float]:
+    """Best seconds of one vectorized step of ``n`` trials and of one sequential step (the
+    sequential engine's step: zero_grad, forward, backward, loss to host, clip, update),
+    alternating the two so that a change in the machine's load hits both alike."""
+    lr = 1e-7  # the speed of a step does not depend on the LR; a tiny one stays finite
+    with isolated_rng():
+        seed_everything(0)
+        groups = []
+        for g in step_batches(task, 0):
+            groups.append([to_device(b, task.device) for b in g])
+            if len(groups) > AUTO_TIMED_STEPS:
+                break
+        chunk = _Chunk(task, 0, [lr] * n)
+        model = task.initial_model(0)
+        model.train()
+        opt = task.make_optimizer(model, lr)
+
+        def seq_step(g: list[Any]) -> None:
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for b in g:
+                with task.autocast():
+                    loss, _ = task.compute_loss(model, b)
+                (loss.float() / len(g)).backward()
+                total += float(loss.detach().float())
+            if task.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), task.clip_grad_norm)
+            opt.step()
+
+        vec, seq = [], []
+        for r in range(AUTO_TIMED_STEPS + 1):
+            g = groups[min(r, len(groups) - 1)]
+            t0 = time.perf_counter()
+            chunk.train_step(g)
+            t1 = time.perf_counter()
+            seq_step(g)
+            t2 = time.perf_counter()
+            if r:  # the first round warms up
+                vec.append(t1 - t0)
+                seq.append(t2 - t1)
+    return min(vec), min(seq)
