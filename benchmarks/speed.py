@@ -30,7 +30,6 @@ import platform
 import sys
 import time
 from copy import deepcopy
-from typing import Dict, Type
 
 import numpy as np
 import torch
@@ -48,16 +47,16 @@ BATCH = 128
 # ------------------------------------------------------------------ the seed's loop ----
 def lr_finder(
     model: nn.Module,
-    OptType: Type[torch.optim.Optimizer],  # noqa: N803 (the seed's names)
+    OptType: type[torch.optim.Optimizer],  # noqa: N803 (the seed's names)
     train_dataloader: DataLoader,
     val_dataloader: DataLoader,
-    Criterion: Type[_Loss] = nn.CrossEntropyLoss,  # noqa: N803
+    Criterion: type[_Loss] = nn.CrossEntropyLoss,  # noqa: N803
     start_lr: float = 1e-8,
     end_lr: float = 0.1,
     warmup_epochs: int = 0,
     training_epochs: int = 1,
     steady: list | None = None,
-) -> Dict[float, float]:
+) -> dict[float, float]:
     """The seed document's code, line for line (its print()s removed; ``steady`` collects
     the time of each trial's steps after its first five, for the steady-state column)."""
     assert warmup_epochs < training_epochs

@@ -105,6 +105,19 @@ def test_param_groups_lr_ratios_and_partial_batches():
                  low_lrs=lrs)
 
 
+def test_dataloader_data_and_per_seed_init_match():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    train, val = blobs()
+    loader = DataLoader(TensorDataset(*train), batch_size=40, shuffle=True)
+    task = lrsweep.Task(mlp_factory(), torch.optim.Adam, loader, val, batch_size=64, epochs=2,
+                        seed_init=True, device="cpu")
+    lrs = [1e-3, 1e-2]
+    seq = run(SequentialEngine(), task, lrs, seeds=(0, 3))
+    assert seq[(1e-3, 0)].curve[0] != seq[(1e-3, 3)].curve[0]  # init and order follow the seed
+    assert_agree(seq, run(VectorizedEngine(task), task, lrs, seeds=(0, 3)), low_lrs=lrs)
+
+
 def test_accumulation_and_clipping_match():
     train, val = blobs()
     task = lrsweep.Task(mlp_factory(), torch.optim.SGD, train, val, batch_size=32, steps=10,

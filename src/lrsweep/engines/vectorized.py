@@ -471,6 +471,8 @@ class VectorizedEngine:
                 t_once += time.perf_counter() - t
                 continue
             fn(group)
+        if graph is not None:  # the graph (and its memory pool) goes when this returns
+            torch.cuda.synchronize(task.device)
         if done > k_steady:  # steps k_steady..done ran after warm-up, capture or compile
             if cuda:
                 torch.cuda.synchronize(task.device)
