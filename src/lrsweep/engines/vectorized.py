@@ -315,6 +315,7 @@ class VectorizedEngine:
         self.cuda_graph = cuda_graph
         self.compile = bool(compile)
         self._plans: dict[int, Plan] = {}
+        self._emulate_graph = False  # tests: run the graph path on CPU with an eager stand-in
         if task is not None:
             self._plan(task)
 
@@ -408,78 +409,94 @@ class VectorizedEngine:
         return out
 
     def _train(self, task: Any, chunk: _Chunk, seed: int) -> dict[str, Any]:
-        """Run every step of ``chunk``; returns facts for ``TrialResult.extra``."""
+        """Run every step of ``chunk``; returns facts for ``TrialResult.extra``.
+
+        Steps ``0..GRAPH_WARMUP_STEPS-1`` run eagerly (on a side stream on CUDA: these warm-up
+        steps are real training steps, so nothing needs restoring); step
+        ``GRAPH_WARMUP_STEPS`` is captured into a graph with static input buffers, and every
+        later step of the same shapes copies its batch into them and replays the graph. A
+        batch of other shapes (the last partial batch) runs eagerly; the step reads its
+        counter, schedule and masks from device tensors, so both paths interleave freely.
+        """
         cuda = task.device.type == "cuda"
-        use_graph = cuda and self.cuda_graph is not False
+        use_graph = (cuda and self.cuda_graph is not False) or self._emulate_graph
         step = torch.compile(chunk.train_step, dynamic=False) if self.compile else None
-        eager = chunk.train_step
+        side = torch.cuda.Stream(task.device) if (use_graph and cuda) else None
         graph: Any = None
-        static: list[Any] | None = None
+        static: list[Any] = []
         key: Any = None
         facts: dict[str, Any] = {"cuda_graph": False, "compiled": self.compile}
-        t_once = 0.0
-        side = torch.cuda.Stream(task.device) if use_graph else None
-        t_steady, k_steady, done = 0.0, STEADY_FROM, 0
+        t_once = t_steady = 0.0
+        last = -1
         for k, group in enumerate(step_batches(task, seed)):
-            done = k
-            if k == k_steady:
-                if cuda:
-                    torch.cuda.synchronize(task.device)
-                t_steady = time.perf_counter()
             if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
                     chunk.active.any()):
-                break
+                break  # the only host sync in the loop: every trial has diverged
+            last = k
+            if k == STEADY_FROM:
+                _sync(task)
+                t_steady = time.perf_counter()
             group = [to_device(b, task.device) for b in group]
             shapes = _shapes(group)
-            if k == 0:
-                key = shapes
+            key = shapes if k == 0 else key
             full = shapes == key
-            fn = step if (step is not None and full) else eager
             if graph is not None and full:
                 for dst, src in zip(pytree.tree_leaves(static), pytree.tree_leaves(group)):
                     if isinstance(dst, torch.Tensor):
                         dst.copy_(src, non_blocking=True)
                 graph.replay()
                 continue
+            fn = step if (step is not None and full) else chunk.train_step
+            t = time.perf_counter()
             if use_graph and full and k == GRAPH_WARMUP_STEPS and (
                     self.cuda_graph is True or task.steps - k >= GRAPH_MIN_STEPS):
-                t = time.perf_counter()
                 static = [pytree.tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor)
                                           else x, b) for b in group]
-                torch.cuda.synchronize(task.device)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):
-                    fn(static)
-                graph.replay()  # capture only records: this runs step k
-                torch.cuda.synchronize(task.device)
-                t_once += time.perf_counter() - t
+                graph = _capture(fn, static, task, emulate=not cuda)
+                graph.replay()  # capturing only records: this runs step k
                 facts["cuda_graph"] = True
-                continue
-            if use_graph and k < GRAPH_WARMUP_STEPS and side is not None:
-                t = time.perf_counter()
+            elif side is not None and k < GRAPH_WARMUP_STEPS:
                 side.wait_stream(torch.cuda.current_stream(task.device))
                 with torch.cuda.stream(side):
                     fn(group)
                 torch.cuda.current_stream(task.device).wait_stream(side)
-                if step is not None and k == 0:
-                    torch.cuda.synchronize(task.device)
-                    t_once += time.perf_counter() - t
-                continue
-            if step is not None and k == 0:
-                t = time.perf_counter()
+            else:
                 fn(group)
-                t_once += time.perf_counter() - t
-                continue
-            fn(group)
-        if graph is not None:  # the graph (and its memory pool) goes when this returns
-            torch.cuda.synchronize(task.device)
-        if done > k_steady:  # steps k_steady..done ran after warm-up, capture or compile
-            if cuda:
-                torch.cuda.synchronize(task.device)
+            if (k == 0 and step is not None) or (facts["cuda_graph"] and k == GRAPH_WARMUP_STEPS):
+                _sync(task)
+                t_once += time.perf_counter() - t  # compile (first call) or capture
+        _sync(task)  # also: a graph (and its memory pool) goes when this returns
+        if last >= STEADY_FROM + 1:  # steps STEADY_FROM..last ran after warm-up and capture
             facts["steady_step_seconds"] = ((time.perf_counter() - t_steady)
-                                            / (done + 1 - k_steady))
+                                            / (last + 1 - STEADY_FROM))
         facts["setup_seconds"] = round(t_once, 4)
         return facts
+
+
+def _sync(task: Any) -> None:
+    if task.device.type == "cuda":
+        torch.cuda.synchronize(task.device)
+
+
+class _EagerReplay:
+    """Stand-in for a CUDA graph on CPU (tests of the static-buffer path): replay = call."""
+
+    def __init__(self, fn: Any, static: list[Any]) -> None:
+        self.fn, self.static = fn, static
+
+    def replay(self) -> None:
+        self.fn(self.static)
+
+
+def _capture(fn: Any, static: list[Any], task: Any, emulate: bool) -> Any:
+    """Record ``fn(static)`` (the whole step) in a CUDA graph; nothing runs yet."""
+    if emulate:
+        return _EagerReplay(fn, static)
+    _sync(task)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn(static)
+    return graph
 
 
 # -------------------------------------------------------------------------------- auto ----
