@@ -49,7 +49,7 @@ BUSY_TIMEOUT_MS = 60_000
 RUNNING = "running"  # the store's fifth status: handed to an engine, not finished
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA_V1 = """
+_SCHEMA_V1 = ("""
 CREATE TABLE studies (
     name        TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -57,30 +57,30 @@ CREATE TABLE studies (
     direction   TEXT NOT NULL CHECK (direction IN ('max', 'min')),
     metric      TEXT NOT NULL,          -- the metric's name
     created     TEXT NOT NULL
-);
+)""", """
 CREATE TABLE trials (
     study     TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
     lr        REAL NOT NULL,
     seed      INTEGER NOT NULL,
     status    TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed', 'running')),
     metric    REAL,
-    curve     TEXT NOT NULL DEFAULT '[]',   -- JSON list of the training loss per step
     steps     INTEGER NOT NULL DEFAULT 0,
     wall_time REAL NOT NULL DEFAULT 0,
     engine    TEXT,
     error     TEXT,
-    extra     TEXT NOT NULL DEFAULT '{}',   -- JSON
     started   TEXT,
     finished  TEXT,
+    extra     TEXT NOT NULL DEFAULT '{}',   -- JSON
+    -- JSON list of the training loss per step. Last: reading the other columns
+    -- never walks a long curve's overflow pages
+    curve     TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (study, lr, seed)
-);
-"""
+)""")
 
 
 def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
-    for stmt in _SCHEMA_V1.split(";"):
-        if stmt.strip():
-            conn.execute(stmt)
+    for stmt in _SCHEMA_V1:
+        conn.execute(stmt)
 
 
 # MIGRATIONS[v] upgrades a file from schema v to v + 1, inside one write transaction.
@@ -430,7 +430,7 @@ class Store:
                 "FROM studies ORDER BY created, name"):
             counts = dict(self._read("SELECT status, COUNT(*) FROM trials WHERE study = ? "
                                      "GROUP BY status", (name,)))
-            res = self.get_study(name).load()
+            res = self.get_study(name).load(curves=False)
             best = res.best()
             out.append(StudyInfo(
                 name, fp, direction, metric, created, sum(counts.values()),
@@ -460,8 +460,8 @@ def _check_name(name: Any) -> str:
     return name
 
 
-_TRIAL_COLS = ("lr", "seed", "status", "metric", "curve", "steps", "wall_time", "engine",
-               "error", "extra", "started", "finished")
+_TRIAL_COLS = ("lr", "seed", "status", "metric", "steps", "wall_time", "engine", "error",
+               "started", "finished", "extra", "curve")
 
 
 class Study:
@@ -476,15 +476,19 @@ class Study:
         self.direction = direction
         self.metric = metric
 
-    def _rows(self, where: str = "", args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _rows(self, where: str = "", args: Sequence[Any] = (), *,
+              curves: bool = True) -> list[dict[str, Any]]:
+        cols = ", ".join(c if curves or c != "curve" else "'[]'" for c in _TRIAL_COLS)
         rows = self.store._read(
-            f"SELECT {', '.join(_TRIAL_COLS)} FROM trials WHERE study = ? {where} "
-            "ORDER BY lr, seed", (self.name, *args))
+            f"SELECT {cols} FROM trials WHERE study = ? {where} ORDER BY lr, seed",
+            (self.name, *args))
         return [dict(zip(_TRIAL_COLS, r)) for r in rows]
 
-    def results(self) -> list[TrialResult]:
-        """Finished trials (ok, diverged, failed); ``running`` ones are not results."""
-        return [_to_result(r) for r in self._rows("AND status != ?", (RUNNING,))]
+    def results(self, *, curves: bool = True) -> list[TrialResult]:
+        """Finished trials (ok, diverged, failed); ``running`` ones are not results.
+        ``curves=False`` leaves the loss curves out (cheaper for summaries)."""
+        return [_to_result(r) for r in self._rows("AND status != ?", (RUNNING,),
+                                                  curves=curves)]
 
     def running(self) -> list[TrialSpec]:
         """Trials handed to an engine and never finished (in flight, or their process died)."""
@@ -526,9 +530,9 @@ class Study:
                  float(result.wall_time), result.engine, result.error,
                  canonical_json(result.extra or {}), _now(), _now()))
 
-    def load(self) -> SweepResult:
+    def load(self, *, curves: bool = True) -> SweepResult:
         """The finished trials as a ``SweepResult``."""
-        trials = self.results()
+        trials = self.results(curves=curves)
         engines = sorted({t.engine for t in trials})
         return SweepResult(trials, self.direction, self.metric,
                            engine="+".join(engines) if engines else "?", study=self.name,
