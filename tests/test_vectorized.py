@@ -241,6 +241,27 @@ def test_transformer_with_dropout_matches_sequential():
         assert vec[(1e-3, s)].curve[0] == pytest.approx(seq[(1e-3, s)].curve[0], rel=1e-6)
 
 
+def test_native_dropout_masks_under_vmap():
+    """The CUDA mask path, run on CPU: under vmap every trial gets the mask that
+    ``native_dropout`` draws eagerly from the same generator state."""
+    from lrsweep.engines.vectorized import NativeDropoutMasks
+
+    w = torch.randn(3, 5, 4)
+    x = torch.randn(6, 4)
+
+    def f(w, x):
+        return F.dropout(x @ w.T, 0.3, True)
+
+    torch.manual_seed(0)
+    with NativeDropoutMasks():
+        out = torch.func.vmap(f, in_dims=(0, None), randomness="same")(w, x)
+    torch.manual_seed(0)
+    _, mask = torch.native_dropout(torch.ones(6, 5), 0.3, True)
+    for i in range(3):
+        assert torch.allclose(out[i], (x @ w[i].T) * mask / 0.7)
+    assert 0 < mask.sum() < mask.numel()
+
+
 # ---------------------------------------------------------- divergence and chunking ----
 def test_diverging_trial_leaves_others_unchanged():
     train, val = blobs()

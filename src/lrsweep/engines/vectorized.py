@@ -21,6 +21,7 @@ replays the same data, so results do not depend on the chunking.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -29,7 +30,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from ..data import batch_size_of, to_device
@@ -65,6 +68,40 @@ def unsupported_reason(task: Any) -> str | None:
         return ("precision='fp16' needs a grad scaler per trial; use precision='bf16' or "
                 "'fp32' to vectorize")
     return None
+
+
+class NativeDropoutMasks(TorchFunctionMode):
+    """Dropout under ``vmap`` with the masks eager CUDA code draws.
+
+    With ``randomness="same"``, vmap implements dropout by ``bernoulli_`` on one sample's
+    shape. On CPU that is what eager dropout does (same generator, same draws: the stacked
+    trials get the sequential engine's masks exactly). On CUDA eager dropout is the fused
+    ``native_dropout`` kernel, which maps random numbers to elements differently; under this
+    mode ``F.dropout`` draws its mask from ``native_dropout`` on a tensor of one sample's
+    shape outside the vmap layer, so the masks are again those of the sequential engine
+    (for contiguous activations, where both take the same kernel path).
+    """
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func is F.dropout:
+            x = args[0]
+            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            if training and 0 < p < 1:
+                with torch._C._ExcludeDispatchKeyGuard(_VMAP_MODE):
+                    ones = torch.ones(tuple(x.shape), dtype=x.dtype, device=x.device)
+                    _, mask = torch.native_dropout(ones, p, True)
+                return x * mask * (1.0 / (1.0 - p))
+        return func(*args, **kwargs)
+
+
+_VMAP_MODE = torch._C.DispatchKeySet(torch._C.DispatchKey.FuncTorchVmapMode)
+
+
+def _dropout_mode(task: Any) -> Any:
+    return NativeDropoutMasks() if task.device.type == "cuda" else contextlib.nullcontext()
 
 
 class _Holder(nn.Module):
@@ -155,7 +192,7 @@ class _Chunk:
 
     # ---------------------------------------------------------------------------- step ----
     def losses(self, batch: Any) -> torch.Tensor:
-        with _autocast(self.task):
+        with _autocast(self.task), _dropout_mode(self.task):
             out = self.vloss(self.stacked, self.shared, batch)
         return out.float().reshape(self.n)
 
