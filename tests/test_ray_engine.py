@@ -141,7 +141,7 @@ def test_matches_sequential_and_ships_task_once(ray_local, monkeypatch):
     monkeypatch.setattr(ray_local, "put", lambda v, **k: puts.append(v) or real_put(v, **k))
     seen = []
     res = lrsweep.sweep(task, lrs, seeds=(0, 1), engine="ray", group_size=2,
-                        on_result=seen.append)
+                        local_engine="sequential", on_result=seen.append)
     assert res.engine == "ray" and len(seen) == 8
     assert_same_trials(seq, res)
     assert {r.status for r in res.trials} == {Status.OK, Status.DIVERGED}
@@ -234,6 +234,19 @@ def test_task_from_import_path_is_rebuilt_on_workers(ray_local, monkeypatch):
 def test_resources_no_node_can_hold_are_refused(ray_local):
     with pytest.raises(ConfigError, match="num_cpus_per_group"):
         lrsweep.sweep(small_task(), [1e-2], engine="ray", num_cpus_per_group=64)
+
+
+@needs_ray
+def test_unpicklable_task_is_refused_naming_the_culprit(ray_local):
+    import threading
+
+    lock = threading.Lock()
+
+    def loss(outputs, targets, _lock=lock):
+        return nn.functional.cross_entropy(outputs, targets)
+
+    with pytest.raises(ConfigError, match=r"'loss'.*lock.*load_task"):
+        lrsweep.sweep(small_task(loss=loss), [1e-2], engine="ray")
 
 
 @needs_ray

@@ -298,7 +298,7 @@ class RayEngine:
             obj = ray.put(task)
         except Exception as e:  # pickling user code can fail in many ways
             raise ConfigError(
-                f"task: it could not be shipped to the Ray workers ({type(e).__name__}: {e}). "
+                f"task: {_unpicklable(task, e)} cannot be shipped to the Ray workers. "
                 "Make the model, data and functions picklable, or build the task from an "
                 "import path with lrsweep.engines.ray.load_task('pkg.mod:make_task').") from e
         return ("object", [obj])  # in a list, so Ray passes the reference, not the value
@@ -403,6 +403,19 @@ class RayEngine:
                 f"num_gpus_per_group={self.num_gpus_per_group}, "
                 f"num_cpus_per_group={self.num_cpus_per_group}, "
                 f"max_retries={self.max_retries}, local_engine={self.local_engine!r})")
+
+
+def _unpicklable(task: Any, error: BaseException) -> str:
+    """Which attribute of ``task`` cannot be pickled, and why, in one line."""
+    from ray import cloudpickle
+
+    for name, value in vars(task).items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception as e:  # the culprit: name it
+            return f"its {name!r} ({type(e).__name__}: {str(e).splitlines()[0]})"
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"it ({type(error).__name__}: {first})"
 
 
 def shutdown() -> None:
