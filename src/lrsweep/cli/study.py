@@ -1,0 +1,188 @@
+"""``lrsweep studies | show | plot | export``: read a store, also while a sweep writes it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import LRSweepError, bad_arg
+
+STORE_HELP = "the SQLite store (a sweep's --store; default of `lrsweep run`: OUT/lrsweep.db)"
+STUDY_HELP = "the study's name (see `lrsweep studies PATH`); optional when the store holds one"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "studies", help="list the studies of a store, with trial counts and best LR",
+        description="List every study in a store: its trials by status (ok, diverged, "
+                    "failed, and running: in flight now, or left by a stopped process and "
+                    "rerun on resume) and its best LR. Safe while a sweep is writing.")
+    p.add_argument("path", metavar="PATH", help=STORE_HELP)
+    p.set_defaults(func=cmd_studies)
+
+    p = sub.add_parser(
+        "show", help="print a study's table and its optimum",
+        description="Print a study's protocol, its table (one row per LR, mean over seeds, "
+                    "the best marked '*'), the best LR and the estimated optimum with its "
+                    "interval. Safe while a sweep is writing.")
+    p.add_argument("path", metavar="PATH", help=STORE_HELP)
+    p.add_argument("--study", default=None, help=STUDY_HELP)
+    p.add_argument("--protocol", action="store_true",
+                   help="print the full stored protocol (the fingerprinted description) as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "plot", help="plot a study: metric against LR, and the loss curves",
+        description="Draw a study's metric against LR (log axis) and its training-loss "
+                    "curves into an image file (needs matplotlib).")
+    p.add_argument("path", metavar="PATH", help=STORE_HELP)
+    p.add_argument("--study", default=None, help=STUDY_HELP)
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="image file to write (.png, .pdf, .svg; default STUDY.png)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "export", help="export a study's trials as JSON or CSV",
+        description="Write a study's finished trials as JSON (the SweepResult format, read "
+                    "back by SweepResult.from_json) or CSV (one row per trial).")
+    p.add_argument("path", metavar="PATH", help=STORE_HELP)
+    p.add_argument("--study", default=None, help=STUDY_HELP)
+    p.add_argument("--format", choices=("json", "csv"), default="json",
+                   help="json (default) or csv")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+
+def _open(path: str) -> Any:
+    from ..store import Store
+
+    return Store(path, create=False)
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    with _open(args.path) as store:
+        infos = store.studies()
+    if not infos:
+        print(f"{args.path}: no study yet")
+        return 0
+    rows = [("study", "trials", "ok", "diverged", "failed", "running", "best lr", "best metric",
+             "created")]
+    for s in infos:
+        rows.append((s.name, str(s.trials), str(s.ok), str(s.diverged), str(s.failed),
+                     str(s.running), _fmt(s.best_lr, ".3e"),
+                     f"{s.metric} ({s.direction}) {_fmt(s.best_metric, '.4f')}",
+                     s.created[:19].replace("T", " ")))
+    print(_table(rows))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _open(args.path) as store:
+        result = store.load(args.study)
+        study = store.get_study(result.study)
+        running = study.running()
+        created = next((s.created for s in store.studies() if s.name == result.study), "")
+    proto = result.protocol
+    print(f"study {result.study} in {args.path} (fingerprint {study.fingerprint[:12]}, "
+          f"created {created[:19].replace('T', ' ')})")
+    print("protocol: " + _protocol_line(proto))
+    if args.protocol:
+        print(json.dumps(proto, indent=1, sort_keys=True, default=str))
+    if result.trials:
+        print(result.table())
+    else:
+        print("no finished trial yet")
+    if running:
+        print(f"{len(running)} trial(s) running, or left by a stopped process "
+              "(rerun the same sweep on this store to finish them): "
+              + ", ".join(f"lr={s.lr:.3g}/seed={s.seed}" for s in running[:8])
+              + (" ..." if len(running) > 8 else ""))
+    best = result.best()
+    if best is None:
+        if result.trials:
+            print("best lr: none (every finished trial diverged or failed)")
+        return 0
+    print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f})")
+    print(_optimum_line(result))
+    return 0
+
+
+def _protocol_line(p: dict[str, Any]) -> str:
+    if "objective" in p:
+        return f"objective {p['objective']} ({p.get('direction')})"
+    parts = [f"{p.get('model', '?')} + {p.get('optimizer', '?')}",
+             f"steps={p.get('steps')}", f"warmup_steps={p.get('warmup_steps')}",
+             f"schedule={p.get('schedule')}",
+             f"metric={p.get('metric')} ({p.get('direction')})"]
+    train = p.get("train_data") or {}
+    if isinstance(train, dict) and train.get("batch_size"):
+        parts.insert(1, f"batch_size={train['batch_size']}")
+    return ", ".join(parts)
+
+
+def _optimum_line(result: Any) -> str:
+    """The analysis estimate when ``lrsweep.analysis`` is there; the table's best stands in
+    for it otherwise (the estimate is a bonus, never a reason to fail ``show``)."""
+    try:
+        return f"optimum: {result.optimum()}"
+    except ImportError:
+        return "optimum: not estimated (lrsweep.analysis unavailable); best lr above"
+    except (LRSweepError, ValueError, ArithmeticError) as e:
+        return f"optimum: not estimated ({e})"
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    with _open(args.path) as store:
+        result = store.load(args.study)
+    out = Path(args.output or f"{_safe(result.study)}.png")
+    if out.parent != Path("."):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result.plot(out)
+    except ImportError as e:
+        raise LRSweepError(f"plot needs matplotlib and lrsweep.plot ({e}). Install it with "
+                           "pip install matplotlib (or pip install 'lrsweep[plot]').") from e
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _open(args.path) as store:
+        result = store.load(args.study)
+    if args.output:
+        out = Path(args.output)
+        if out.is_dir():
+            raise bad_arg("--output", str(out), "a file path",
+                          f"Pass e.g. -o {out / (_safe(result.study) + '.' + args.format)}.")
+        if out.parent != Path("."):
+            out.parent.mkdir(parents=True, exist_ok=True)
+        (result.to_json if args.format == "json" else result.to_csv)(out)
+        print(f"wrote {out} ({len(result.trials)} trials)", file=sys.stderr)
+        return 0
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1, default=str) + "\n")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        sys.stdout.write(result.to_csv(Path(tmp) / "export.csv").read_text())
+    return 0
+
+
+def _safe(name: str | None) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "study"))
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines.insert(1, "-" * max(len(s) for s in lines))
+    return "\n".join(lines)
