@@ -325,10 +325,10 @@ def test_out_of_memory_halves_the_chunk(monkeypatch, caplog):
     ref = run(VectorizedEngine(), task, lrs)
     real = vz._Chunk.__init__
 
-    def small_memory(self, task, seed, lrs):
+    def small_memory(self, task, seed, lrs, *rest):
         if len(lrs) > 2:
             raise torch.OutOfMemoryError("simulated: too many stacked trials")
-        real(self, task, seed, lrs)
+        real(self, task, seed, lrs, *rest)
 
     monkeypatch.setattr(vz._Chunk, "__init__", small_memory)
     with caplog.at_level(logging.WARNING, logger="lrsweep"):
@@ -494,10 +494,10 @@ def test_gpu_memory_chunking_matches(monkeypatch):
     assert all(r.extra["chunk_size"] == 1 for r in est.values())
     real = vz._Chunk.__init__
 
-    def oom_above_two(self, task, seed, lrs):
+    def oom_above_two(self, task, seed, lrs, *rest):
         if len(lrs) > 2:
             raise torch.OutOfMemoryError("simulated")
-        real(self, task, seed, lrs)
+        real(self, task, seed, lrs, *rest)
 
     monkeypatch.setattr(vz._Chunk, "__init__", oom_above_two)
     halved = run(VectorizedEngine(), task, lrs)

@@ -100,10 +100,6 @@ class NativeDropoutMasks(TorchFunctionMode):
 _VMAP_MODE = torch._C.DispatchKeySet(torch._C.DispatchKey.FuncTorchVmapMode)
 
 
-def _dropout_mode(task: Any) -> Any:
-    return NativeDropoutMasks() if task.device.type == "cuda" else contextlib.nullcontext()
-
-
 class _Holder(nn.Module):
     """``fn(model, batch)`` as a module, so ``functional_call`` can swap the model's state."""
 
@@ -131,8 +127,11 @@ def _shapes(batches: Sequence[Any]) -> Any:
 class _Chunk:
     """N stacked trials of one seed: state, optimizer, divergence masks, the step."""
 
-    def __init__(self, task: Any, seed: int, lrs: Sequence[float]) -> None:
+    def __init__(self, task: Any, seed: int, lrs: Sequence[float],
+                 native_dropout: bool | None = None) -> None:
         self.task = task
+        self.native_dropout = (task.device.type == "cuda" if native_dropout is None
+                               else native_dropout)
         self.n = n = len(lrs)
         dev = task.device
         model = task.initial_model(seed)
@@ -192,7 +191,8 @@ class _Chunk:
 
     # ---------------------------------------------------------------------------- step ----
     def losses(self, batch: Any) -> torch.Tensor:
-        with _autocast(self.task), _dropout_mode(self.task):
+        mode = NativeDropoutMasks() if self.native_dropout else contextlib.nullcontext()
+        with _autocast(self.task), mode:
             out = self.vloss(self.stacked, self.shared, batch)
         return out.float().reshape(self.n)
 
@@ -269,9 +269,20 @@ class _Chunk:
 class Plan:
     """What a probe learnt about a task: whether evaluation vmaps, memory per trial."""
 
-    def __init__(self, eval_vmapped: bool, bytes_per_trial: int | None) -> None:
+    def __init__(self, eval_vmapped: bool, bytes_per_trial: int | None,
+                 native_dropout: bool = False) -> None:
         self.eval_vmapped = eval_vmapped
         self.bytes_per_trial = bytes_per_trial
+        self.native_dropout = native_dropout
+
+
+def _forward_backward(task: Any, batch: Any, native_dropout: bool) -> _Chunk:
+    chunk = _Chunk(task, 0, [1e-3, 1e-3], native_dropout)
+    loss = chunk.losses(batch)
+    if loss.numel() != 2:
+        raise RuntimeError(f"the loss has shape {tuple(loss.shape)} per stacked model")
+    torch.autograd.grad(loss.sum(), chunk.plist, allow_unused=True)
+    return chunk
 
 
 def probe(task: Any) -> Plan:
@@ -286,22 +297,28 @@ def probe(task: Any) -> Plan:
         torch.cuda.synchronize(task.device)
         base = torch.cuda.memory_allocated(task.device)
         torch.cuda.reset_peak_memory_stats(task.device)
+    native_dropout = cuda
     with isolated_rng():
         seed_everything(0)
-        chunk = _Chunk(task, 0, [1e-3, 1e-3])
         batch = to_device(next(iter(task.train.batches(0, 0))), task.device)
         try:
-            loss = chunk.losses(batch)
-            if loss.numel() != 2:
-                raise RuntimeError(f"the loss has shape {tuple(loss.shape)} per stacked model")
-            torch.autograd.grad(loss.sum(), chunk.plist, allow_unused=True)
+            chunk = _forward_backward(task, batch, native_dropout)
         except Exception as e:  # user model code: any failure means "not vectorizable"
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            raise EngineUnavailable(
-                f"the model cannot be vectorized (a vmapped forward/backward of stacked "
-                f"copies failed on the first batch: {type(e).__name__}: {msg[:300]}); "
-                "typical causes are .item(), data-dependent Python control flow or in-place "
-                "writes to unstacked tensors") from e
+            if native_dropout:  # CUDA: perhaps only the dropout-mask mode fails
+                try:
+                    chunk = _forward_backward(task, batch, False)
+                except Exception:
+                    pass
+                else:
+                    native_dropout = False
+                    log.info("vectorized: dropout masks from vmap's own rule (%s)", e)
+            if native_dropout or not cuda:
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                raise EngineUnavailable(
+                    f"the model cannot be vectorized (a vmapped forward/backward of stacked "
+                    f"copies failed on the first batch: {type(e).__name__}: {msg[:300]}); "
+                    "typical causes are .item(), data-dependent Python control flow or "
+                    "in-place writes to unstacked tensors") from e
         eval_vmapped = task.evaluate_fn is None
         if eval_vmapped:
             vbatch = to_device(next(iter(task.val.batches(0, 0))), task.device)
@@ -322,7 +339,7 @@ def probe(task: Any) -> Plan:
         state = sum(p[0].numel() * p.element_size() for p in chunk.plist)
         per_trial = int(peak / 2 + 3 * state)
     del chunk
-    return Plan(eval_vmapped, per_trial)
+    return Plan(eval_vmapped, per_trial, native_dropout)
 
 
 # ------------------------------------------------------------------------------ engine ----
@@ -414,7 +431,7 @@ class VectorizedEngine:
         try:
             with isolated_rng():
                 seed_everything(seed)
-                chunk = _Chunk(task, seed, lrs)
+                chunk = _Chunk(task, seed, lrs, plan.native_dropout)
                 extra.update(self._train(task, chunk, seed))
                 active = chunk.active.cpu().tolist()
                 metrics = (chunk.evaluate(plan.eval_vmapped, seed) if any(active)
