@@ -105,6 +105,26 @@ def test_param_groups_lr_ratios_and_partial_batches():
                  low_lrs=lrs)
 
 
+class WithUnused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 3)
+        self.unused = nn.Linear(8, 8)  # no gradient: torch.optim skips it (no weight decay)
+        self.frozen = nn.Linear(8, 3).requires_grad_(False)
+
+    def forward(self, x):
+        return self.fc(x) + self.frozen(x)
+
+
+def test_unused_and_frozen_parameters_match():
+    train, val = blobs()
+    task = lrsweep.Task(WithUnused(), lambda p, lr: torch.optim.AdamW(p, lr, weight_decay=0.5),
+                        train, val, batch_size=64, steps=6, clip_grad_norm=1.0, device="cpu")
+    lrs = [1e-2, 1e-1]
+    assert_agree(run(SequentialEngine(), task, lrs), run(VectorizedEngine(task), task, lrs),
+                 low_lrs=lrs)
+
+
 def test_dataloader_data_and_per_seed_init_match():
     from torch.utils.data import DataLoader, TensorDataset
 

@@ -136,15 +136,18 @@ class BatchedOptimizer:
             self.state.append(st)
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor], k: torch.Tensor,
+    def step(self, grads: Sequence[torch.Tensor | None], k: torch.Tensor,
              active: torch.Tensor) -> None:
-        """Apply step ``k`` (a 0-d int64 device tensor) to the active trials."""
+        """Apply step ``k`` (a 0-d int64 device tensor) to the active trials. A parameter
+        whose gradient is None is skipped, as ``torch.optim`` skips it."""
         idx = k.reshape(1)
         neg_lr = self.neg_lr.index_select(0, idx)[0] * active  # [G, N]; zero when inactive
         decay = torch.where(active, self.decay.index_select(0, idx)[0], 1.0)
         bc2_sqrt = self.bc2_sqrt.index_select(0, idx)[0]  # [G]
         first = k == 0
         for p, g, gi, st in zip(self.params, grads, self.group_of, self.state):
+            if g is None:
+                continue
             h = self.hypers[gi]
             shape = (self.n,) + (1,) * (p.dim() - 1)
             g = torch.where(active.view(shape), g, 0.0)

@@ -224,6 +224,8 @@ class RayEngine:
         task_kwargs: keyword arguments for ``task_ref``.
         check_protocol: check that a rebuilt task's protocol equals the driver's.
         init_kwargs: extra keyword arguments for ``ray.init``.
+        ray_address: alias of ``address`` (the name ``sweep(..., ray_address=...)`` reads
+            best with).
     """
 
     name = "ray"
@@ -241,8 +243,13 @@ class RayEngine:
         task_kwargs: dict[str, Any] | None = None,
         check_protocol: bool = True,
         init_kwargs: dict[str, Any] | None = None,
+        ray_address: str | None = None,
     ) -> None:
         _import_ray()
+        if ray_address is not None and address is not None and ray_address != address:
+            raise bad_arg("ray_address", ray_address, f"the same as address={address!r}",
+                          "Pass the cluster address once (ray_address= is an alias).")
+        address = address if address is not None else ray_address
         if group_size is not None and (not isinstance(group_size, int)
                                        or isinstance(group_size, bool) or group_size < 1):
             raise bad_arg("group_size", group_size, "a positive integer or None",

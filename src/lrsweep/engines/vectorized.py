@@ -152,8 +152,8 @@ class _Chunk:
             if len(o.param_groups) != len(hypers):
                 raise EngineUnavailable("the optimizer's param groups differ between LRs")
         self.names = order
-        # Trained params are stacked leaves; the rest (frozen, or in no optimizer group) and
-        # are shared unbatched. Buffers (BatchNorm statistics) are stacked copies.
+        # Trained params are stacked leaves; the rest (frozen, or in no optimizer group) are
+        # shared unbatched. Buffers (BatchNorm statistics) are stacked copies.
         self.params = {name: p.detach().unsqueeze(0).repeat((n,) + (1,) * p.dim())
                        .requires_grad_(True)
                        for name, p in model.named_parameters() if name in order}
@@ -220,15 +220,15 @@ class _Chunk:
         self.ema.copy_(torch.where(self.active, ema, self.ema))
         self.initial.copy_(torch.where(self.active, initial, self.initial))
         self.active.logical_and_(~diverged)
-        used = [(p, g) for p, g in zip(range(len(self.plist)), grads) if g is not None]
-        gl = [g for _, g in used]
-        if self.task.clip_grad_norm is not None and gl:
-            gl = clip_grad_norms([torch.where(self.active.view((self.n,) + (1,) * (g.dim() - 1)),
-                                              g, 0.0) for g in gl], self.task.clip_grad_norm)
-        full: list[torch.Tensor | None] = [None] * len(self.plist)
-        for (i, _), g in zip(used, gl):
-            full[i] = g
-        self.opt.step(full, self.k, self.active)
+        if self.task.clip_grad_norm is not None:
+            idx = [i for i, g in enumerate(grads) if g is not None]
+            shape = (self.n,)
+            clipped = clip_grad_norms(
+                [torch.where(self.active.view(shape + (1,) * (grads[i].dim() - 1)), grads[i],
+                             0.0) for i in idx], self.task.clip_grad_norm)
+            for i, g in zip(idx, clipped):
+                grads[i] = g
+        self.opt.step(grads, self.k, self.active)
         self.k.add_(1)
 
     # ------------------------------------------------------------------------ evaluate ----
