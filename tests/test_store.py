@@ -302,11 +302,14 @@ WRITER = textwrap.dedent("""
     db, study, offset = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
     def objective(trial):
-        for step in range(3):
-            trial.report(step, 1.0 / (1 + step))
-        return trial.lr
+        # a comprehension and a set literal: the study's fingerprint (a hash of this code)
+        # must still be the same in both processes, or the second writer would be refused
+        losses = [1.0 / (1 + step) for step in range(3)]
+        for step, loss in enumerate(losses):
+            trial.report(step, loss)
+        return trial.lr if trial.seed not in {"a", "b", "c"} else 0.0
 
-    lrs = [round(1e-4 * (1 + i + offset), 10) for i in range(120)]
+    lrs = [round(1e-4 * (1 + i + offset), 10) for i in range(80)]
     r = lrsweep.sweep(objective, lrs, direction="max", store=db, study=study,
                       engine="sequential")
     print(len(r.trials), flush=True)
@@ -321,25 +324,25 @@ def test_two_processes_write_one_store_while_it_is_read(tmp_path):
     # same study with overlapping LRs (offset 60), and a second study: every write contends
     procs = [subprocess.Popen([sys.executable, str(script), str(db), study, off], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for study, off in (("shared", "0"), ("shared", "60"))]
+             for study, off in (("shared", "0"), ("shared", "40"))]
     reads = 0
     while any(p.poll() is None for p in procs):  # a reader never blocks or breaks a writer
         if db.exists() and db.stat().st_size > 0:
             try:
                 with Store(db, create=False) as st:
                     for info in st.studies():
-                        assert info.trials <= 180
+                        assert info.trials <= 120
                     reads += 1
             except StoreError as e:
                 assert "no such file" in str(e)
         time.sleep(0.01)
     outs = [p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert [o[0].strip() for o in outs] == ["120", "120"]
+    assert [o[0].strip() for o in outs] == ["80", "80"]
     with Store(db) as st:
         assert st.integrity_check() == "ok"
         res = st.load("shared")
-        assert len(res.trials) == 180  # 0..179, the overlap stored once
+        assert len(res.trials) == 120  # 0..119, the overlap stored once
         assert all(t.ok and t.metric == t.lr and t.curve == (1.0, 0.5, 1 / 3) for t in res.trials)
         assert st.get_study("shared").running() == []
     assert reads > 0

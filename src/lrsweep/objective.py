@@ -74,9 +74,21 @@ class ObjectiveTask:
 
 
 def hash_code(code: Any) -> str:
+    """Stable across processes (a resumed study must find the same fingerprint): nested code
+    objects (lambdas, comprehensions) by their own hash, not by a repr with an address;
+    frozensets sorted (their order follows the per-process string hash seed)."""
     import hashlib
 
-    return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
+    def const(c: Any) -> str:
+        if hasattr(c, "co_code"):
+            return "code:" + hash_code(c)
+        if isinstance(c, frozenset):
+            return "frozenset(" + ",".join(sorted(const(x) for x in c)) + ")"
+        if isinstance(c, tuple):
+            return "(" + ",".join(const(x) for x in c) + ")"
+        return repr(c)
+
+    return hashlib.sha256(code.co_code + const(code.co_consts).encode()).hexdigest()[:16]
 
 
 def run_objective_trial(task: ObjectiveTask, spec: TrialSpec, engine: str) -> TrialResult:
