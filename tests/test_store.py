@@ -490,3 +490,21 @@ def test_store_in_a_new_folder_is_created(tmp_path):
     p = tmp_path / "runs" / "deep" / "s.db"
     lrsweep.sweep(make_task(), LRS[:1], store=str(p), study="s")
     assert p.exists()
+
+
+def test_fingerprint_ignores_memory_addresses_in_reprs():
+    class Fake:
+        direction, metric_name, name = "max", "accuracy", "fake"
+
+        def __init__(self, obj):
+            self.obj = obj
+
+        def protocol(self):
+            return {"loss": repr(self.obj), "steps": 10}
+
+    a, b = Fake(object()), Fake(object())
+    assert repr(a.obj) != repr(b.obj)
+    pa, pb = store_mod.task_protocol(a), store_mod.task_protocol(b)
+    assert pa == pb and pa["loss"] == "<object object>"
+    assert fingerprint(pa) == fingerprint(pb)
+    assert store_mod.default_study_name(a) == f"fake-{fingerprint(pa)[:8]}"

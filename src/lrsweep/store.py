@@ -48,6 +48,7 @@ SCHEMA_VERSION = 1  # PRAGMA user_version
 BUSY_TIMEOUT_MS = 60_000
 RUNNING = "running"  # the store's fifth status: handed to an engine, not finished
 SQLITE_MAGIC = b"SQLite format 3\x00"
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 _SCHEMA_V1 = ("""
 CREATE TABLE studies (
@@ -107,8 +108,9 @@ def task_protocol(task: Any) -> dict[str, Any]:
     if not isinstance(proto, dict):
         raise bad_arg("task", type(task).__name__, "a task whose protocol() returns a dict",
                       "Use an lrsweep.Task or an objective function.")
-    # round-trip through JSON so that what we compare is what the file holds
-    return json.loads(canonical_json(proto))
+    # round-trip through JSON so that what we compare is what the file holds, without the
+    # memory addresses of default reprs ("<... at 0x7f...>"), which change in every process
+    return json.loads(_ADDRESS.sub("", canonical_json(proto)))
 
 
 def default_study_name(task: Any, fp: str | None = None) -> str:
