@@ -123,6 +123,7 @@ def test_groups_by_seed_then_strided_chunks():
                                      ({"max_retries": -1}, "max_retries"),
                                      ({"num_cpus_per_group": -1}, "num_cpus_per_group"),
                                      ({"local_engine": "ray"}, "local_engine"),
+                                     ({"address": "a:1", "ray_address": "b:2"}, "ray_address"),
                                      ({"task_ref": "no_colon_here"}, "task_ref"),
                                      ({"task_ref": "lrsweep.examples:nope"}, "task_ref")])
 def test_bad_options_name_the_argument(kw, arg):
@@ -131,6 +132,25 @@ def test_bad_options_name_the_argument(kw, arg):
 
 
 # ------------------------------------------------------------------------ with Ray ----
+@needs_ray
+def test_engine_starts_a_local_instance_and_shuts_down_only_that(tmp_path, monkeypatch):
+    import ray
+
+    from lrsweep.engines import ray as ray_engine
+
+    if ray.is_initialized():  # pragma: no cover - another module's session
+        pytest.skip("a Ray session is already running in this process")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    objective = objective_factory(tmp_path)
+    res = lrsweep.sweep(objective, [1e-2, 1e-1], direction="min", engine="ray",
+                        init_kwargs={"num_cpus": 2})
+    assert all(r.status is Status.OK and r.engine == "ray" for r in res.trials)
+    assert ray.is_initialized()  # kept for the next sweep of this process
+    assert ray.cluster_resources()["CPU"] == 2
+    ray_engine.shutdown()
+    assert not ray.is_initialized()
+
+
 @needs_ray
 def test_matches_sequential_and_ships_task_once(ray_local, monkeypatch):
     task = small_task()
@@ -171,6 +191,10 @@ def test_objective_function_runs_on_workers(ray_local, tmp_path):
     res = lrsweep.sweep(objective, lrs, seeds=(0, 1), direction="min", engine="ray")
     assert_same_trials(seq, res)
     assert res.best().lr == 1e-2
+    from lrsweep.engines.ray import shutdown
+
+    shutdown()  # the engine did not start this Ray session: it is left alone
+    assert ray_local.is_initialized()
 
 
 @needs_ray
