@@ -1,11 +1,11 @@
 """Overhead of the Ray engine against the local engines on ``digits-mlp``.
 
 On a CPU machine: the same sweep (10 LRs, 1 seed) through ``engine="sequential"`` and through
-``engine="ray"`` on a local Ray instance (one group per CPU, sequential inside each group),
-with Ray's start-up (the first sweep of the process: ``ray.init`` + worker start + shipping
-the task) and without it (a later sweep on the warm instance). Ratios are Ray / sequential
-(lower is better; below 1 means the Ray workers ran the trials in parallel faster than one
-process did).
+``engine="ray"`` on a local Ray instance, sequential inside each group: with Ray's start-up
+(the first sweep of the process: ``ray.init`` + worker start + shipping the task), and on the
+warm instance as one group (the pure overhead: same work, one process, plus Ray), as one group
+per CPU (the overhead and the parallel gain), and with the task built from an import path.
+Ratios are time / sequential (lower is better).
 
 With CUDA: also ``engine="vectorized"`` on the GPU against ``engine="ray"`` with one
 group per GPU (vectorized inside the group).
@@ -28,14 +28,23 @@ from lrsweep.engines import ray as ray_engine
 from lrsweep.examples import default_lr_range, get_task
 
 
-def best_of(repeats: int, task: Any, lrs: list[float], **kw: Any) -> tuple[float, Any]:
-    """The fastest of ``repeats`` sweeps: (seconds, result)."""
-    runs = []
+def timed(task: Any, lrs: list[float], **kw: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    res = lrsweep.sweep(task, lrs, **kw)
+    return time.perf_counter() - t0, res
+
+
+def interleaved(repeats: int, configs: dict[str, tuple[Any, dict[str, Any]]],
+                lrs: list[float]) -> dict[str, tuple[float, Any]]:
+    """Best time of each configuration, the configurations taking turns (so a busy machine
+    slows them alike)."""
+    best: dict[str, tuple[float, Any]] = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        res = lrsweep.sweep(task, lrs, **kw)
-        runs.append((time.perf_counter() - t0, res))
-    return min(runs, key=lambda p: p[0])
+        for name, (task, kw) in configs.items():
+            t, res = timed(task, lrs, **kw)
+            if name not in best or t < best[name][0]:
+                best[name] = (t, res)
+    return best
 
 
 def main() -> None:
@@ -53,7 +62,6 @@ def main() -> None:
     import ray
 
     torch.set_num_threads(args.threads)
-
     lrs = lrsweep.log_grid(*default_lr_range("digits-mlp"), args.lrs)
     cuda = torch.cuda.is_available()
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, torch {torch.__version__}, "
@@ -61,54 +69,55 @@ def main() -> None:
           f"GPU: {torch.cuda.get_device_name() if cuda else 'none'}, "
           f"load average {os.getloadavg()[0]:.1f}")
 
-    rows = []
-    startup = None
-    for epochs in args.epochs:
+    rows: list[tuple[str, float, str, float, float, bool]] = []
+    seq_kw = {"engine": "sequential"}
+    ray_kw = {"engine": "ray", "local_engine": "sequential"}
+    for i, epochs in enumerate(args.epochs):
         task = get_task("digits-mlp", epochs=epochs, device="cpu")
-        t_seq, seq = best_of(args.repeats, task, lrs, engine="sequential")
-        if startup is None:  # the first Ray sweep of the process pays the start-up
-            engine = ray_engine.RayEngine(local_engine="sequential",
-                                          init_kwargs={"num_cpus": args.cpus})
-            t_cold, _ = best_of(1, task, lrs, engine=engine)
-        t_ray, res = best_of(args.repeats, task, lrs, engine="ray", local_engine="sequential")
         # built from an import path: each worker rebuilds it, nothing is shipped
         path_task = ray_engine.load_task("lrsweep.examples:get_task", name="digits-mlp",
                                          epochs=epochs, device="cpu")
-        t_path, _ = best_of(args.repeats, path_task, lrs, engine="ray",
-                            local_engine="sequential")
-        agree = seq.best().lr == res.best().lr
-        rows.append(("cpu", epochs, "sequential", t_seq, t_ray, t_path, agree))
-        if startup is None:
-            startup = (epochs, t_cold - t_ray)
-            rows.append(("cpu", epochs, "sequential (Ray cold start)", t_seq, t_cold, None,
-                         agree))
+        if i == 0:  # the first Ray sweep of the process pays the start-up
+            t_seq0, _ = timed(task, lrs, **seq_kw)
+            engine = ray_engine.RayEngine(local_engine="sequential",
+                                          init_kwargs={"num_cpus": args.cpus})
+            t_cold, _ = timed(task, lrs, engine=engine)
+            timed(path_task, lrs, **ray_kw)  # workers build the import-path task once
+        best = interleaved(args.repeats, {
+            "sequential": (task, seq_kw),
+            "ray, 1 group (overhead only)": (task, {**ray_kw, "group_size": len(lrs)}),
+            f"ray, {args.cpus} workers": (task, ray_kw),
+            f"ray, {args.cpus} workers, import-path task": (path_task, ray_kw),
+        }, lrs)
+        t_seq, seq = best["sequential"]
+        if i == 0:
+            rows.append(("cpu", epochs, "ray, first sweep (with Ray start-up)", t_cold,
+                         t_cold / t_seq0, True))
+        for name, (t, res) in best.items():
+            rows.append(("cpu", epochs, name, t, t / t_seq, res.best().lr == seq.best().lr))
 
     if cuda:
         for epochs in args.epochs:
             task = ray_engine.load_task("lrsweep.examples:get_task", name="digits-mlp",
                                         epochs=epochs, device="cuda")
-            best_of(1, task, lrs, engine="vectorized")  # warm-up (kernels, caches)
-            t_vec, vec = best_of(args.repeats, task, lrs, engine="vectorized")
-            best_of(1, task, lrs, engine="ray", local_engine="vectorized")
-            t_ray, res = best_of(args.repeats, task, lrs, engine="ray",
-                                 local_engine="vectorized", num_gpus_per_group=1)
-            rows.append(("cuda", epochs, "vectorized", t_vec, t_ray, None,
-                         vec.best().lr == res.best().lr))
+            gpu_kw = {"engine": "ray", "local_engine": "vectorized", "num_gpus_per_group": 1}
+            timed(task, lrs, engine="vectorized")  # warm-up (kernels, caches)
+            timed(task, lrs, **gpu_kw)
+            best = interleaved(args.repeats, {"vectorized": (task, {"engine": "vectorized"}),
+                                              "ray, 1 group per GPU": (task, gpu_kw)}, lrs)
+            t_vec, vec = best["vectorized"]
+            for name, (t, res) in best.items():
+                rows.append(("cuda", epochs, name, t, t / t_vec,
+                             res.best().lr == vec.best().lr))
     else:
         print("# no CUDA device here: the Ray-vs-vectorized GPU rows are skipped")
 
-    print(f"\n{args.lrs} LRs x 1 seed on digits-mlp; times are the best of {args.repeats}; "
-          "ratio = Ray / baseline (lower is better)")
-    print("| device | epochs | baseline | baseline s | Ray s | ratio | Ray, import path s "
-          "| ratio | same best LR |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for dev, ep, base, tb, tr, tp, agree in rows:
-        path = f"{tp:.2f} | {tp / tb:.2f}" if tp is not None else "- | -"
-        print(f"| {dev} | {ep:g} | {base} | {tb:.2f} | {tr:.2f} | {tr / tb:.2f} | {path} "
-              f"| {agree} |")
-    if startup is not None:
-        print(f"\nRay start-up (cold - warm Ray sweep at {startup[0]:g} epochs): "
-              f"{startup[1]:.1f} s")
+    print(f"\n{args.lrs} LRs x 1 seed on digits-mlp; best of {args.repeats} interleaved runs; "
+          "ratio = time / the device's baseline (sequential on CPU, vectorized on CUDA)")
+    print("| device | epochs | engine | s | ratio | same best LR |")
+    print("|---|---|---|---|---|---|")
+    for dev, ep, name, t, ratio, agree in rows:
+        print(f"| {dev} | {ep:g} | {name} | {t:.2f} | {ratio:.2f} | {agree} |")
     ray_engine.shutdown()
 
 
