@@ -218,7 +218,7 @@ def test_cli_run_resumes_from_its_store_and_refuses_another_protocol(tmp_path, m
     assert main(["run", "--config", str(cfg), "--steps", "12", "--study", "mine-v2",
                  "--out", str(out)]) == 0
     capsys.readouterr()
-    rc, text, _ = run_cli(capsys, "studies", str(db))
+    rc, text, _ = run_cli(capsys, "studies", str(out))  # the --out folder is accepted
     assert [ln.split()[0] for ln in text.splitlines()[2:]] == ["mine", "mine-v2"]
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..errors import LRSweepError, bad_arg
 
-STORE_HELP = "the SQLite store (a sweep's --store; default of `lrsweep run`: OUT/lrsweep.db)"
+STORE_HELP = ("the SQLite store (a sweep's --store; `lrsweep run` keeps one in OUT/lrsweep.db, "
+              "and the folder OUT itself is accepted)")
 STUDY_HELP = "the study's name (see `lrsweep studies PATH`); optional when the store holds one"
 
 
@@ -61,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _open(path: str) -> Any:
     from ..store import Store
 
+    folder = Path(path)
+    if folder.is_dir() and (folder / "lrsweep.db").is_file():  # a run's --out folder
+        return Store(folder / "lrsweep.db", create=False)
     return Store(path, create=False)
 
 
