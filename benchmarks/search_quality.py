@@ -107,6 +107,46 @@ def run_synthetic(n: int, seeds: tuple[int, ...], max_rounds: int, seed: int = 0
             "width": float(np.median(widths))}
 
 
+# ---------------------------------------------------------------------- built-in tasks ----
+# small budgets (the dense grid trains 40 x 3 trials per task on shared CPU cores); every
+# built-in task with its validation loss as the metric (smoother than accuracy on a few
+# hundred examples)
+TASK_BUDGETS = {
+    "full": {"digits-mlp": dict(steps=120, metric="loss"),
+             "teacher-mlp": dict(steps=120, metric="loss"),
+             "stdlib-gpt": dict(steps=100)},
+    "quick": {"digits-mlp": dict(steps=60, width=64, metric="loss"),
+              "teacher-mlp": dict(steps=60, width=64, metric="loss"),
+              "stdlib-gpt": dict(steps=40, width=32, context=32, n_train=2048)},
+}
+
+
+def run_task(name: str, overrides: dict, dense_points: int, search_seeds: tuple[int, ...],
+             engine: str) -> dict:
+    from lrsweep.examples import default_lr_range, get_task
+
+    task = get_task(name, **overrides)
+    lo, hi = default_lr_range(name)
+    t0 = time.perf_counter()
+    dense = lrsweep.sweep(task, lrsweep.log_grid(lo, hi, dense_points), seeds=(0, 1, 2),
+                          engine=engine)
+    t_dense = time.perf_counter() - t0
+    truth = dense.optimum()
+    t0 = time.perf_counter()
+    found = search(task, (lo, hi), seeds=search_seeds, engine=engine)
+    t_search = time.perf_counter() - t0
+    opt = found.optimum()
+    dense_steps = sum(t.steps for t in dense.trials)
+    return {"task": name, "dense_lr": truth.lr, "dense_low": truth.low,
+            "dense_high": truth.high, "search_lr": opt.lr, "search_low": opt.low,
+            "search_high": opt.high,
+            "log2": abs(math.log2(opt.lr / truth.lr)) if opt.lr and truth.lr else math.inf,
+            "trials": len(found.trials), "dense_trials": len(dense.trials),
+            "steps_frac": found.steps_used / dense_steps, "rounds": len(found.rounds),
+            "stopped": found.stopped, "t_dense": t_dense, "t_search": t_search,
+            "metric": dense.metric_name}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="synthetic instances")
@@ -114,7 +154,13 @@ def main() -> None:
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument("--skip-tasks", action="store_true")
     ap.add_argument("--max-rounds", type=int, default=6)
+    ap.add_argument("--tasks", default="digits-mlp,teacher-mlp,stdlib-gpt")
+    ap.add_argument("--dense", type=int, default=40, help="LRs of the dense grid (x 3 seeds)")
+    ap.add_argument("--search-seeds", type=int, default=1, help="seeds of the search")
+    ap.add_argument("--engine", default="auto")
     args = ap.parse_args()
+    if args.quick:
+        args.n = min(args.n, 100)
     if not args.skip_synthetic:
         rows = []
         for seeds in ((0, 1, 2), (0,)):
@@ -130,6 +176,27 @@ def main() -> None:
             print(f"{r['seeds']:>5} {r['n']:>5} {r['median']:>8.3f} {r['p90']:>8.3f} "
                   f"{r['coverage']:>9.1%} {r['trials']:>7.1f} {r['width']:>7.3f} "
                   f"{r['time']:>7.1f}")
+    if not args.skip_tasks:
+        import torch
+
+        torch.manual_seed(0)
+        budgets = TASK_BUDGETS["quick" if args.quick else "full"]
+        rows = []
+        for name in args.tasks.split(","):
+            r = run_task(name, budgets[name], args.dense, tuple(range(args.search_seeds)),
+                         args.engine)
+            rows.append(r)
+            print(f"  {name}: {r}", flush=True)
+        print(f"built-in tasks (dense grid: {args.dense} LRs x 3 seeds; search: "
+              f"{args.search_seeds} seed(s); {'quick' if args.quick else 'full'} budgets)")
+        print(f"{'task':>12} {'metric':>8} {'dense lr':>9} {'search lr':>9} {'|log2|':>7} "
+              f"{'interval':>19} {'trials':>9} {'steps frac':>10} {'rounds':>6}")
+        for r in rows:
+            iv = f"{r['search_low']:.3g}..{r['search_high']:.3g}"
+            print(f"{r['task']:>12} {r['metric']:>8} {r['dense_lr']:>9.3g} "
+                  f"{r['search_lr']:>9.3g} {r['log2']:>7.3f} {iv:>19} "
+                  f"{r['trials']:>4}/{r['dense_trials']:<4} {r['steps_frac']:>10.1%} "
+                  f"{r['rounds']:>6}")
 
 
 if __name__ == "__main__":

@@ -218,7 +218,8 @@ def _quad_peak(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: float
     if not np.isfinite(c2) or c2 >= -1e-12 * max(abs(c1), 1.0) / scale:
         return None
     rss = float(np.sum(w * (y - A @ coef) ** 2))
-    return x0 - c1 / (2 * c2), coef, rss
+    xv = x0 - c1 / (2 * c2)
+    return xv, coef, rss
 
 
 @dataclass
@@ -234,11 +235,6 @@ class _Fit:
 def _fit(x: np.ndarray, mean: np.ndarray, count: np.ndarray, x_all: np.ndarray,
          min_points: int, delta: float) -> _Fit:
     j = int(np.argmax(mean))
-    # the optimum of a unimodal curve lies between the best point's neighbours (any LR tried)
-    below = x_all[x_all < x[j]]
-    above = x_all[x_all > x[j]]
-    left = below.max() if below.size else x[j]
-    right = above.min() if above.size else x[j]
     # noise can make a small window convex: grow it until the fit has a peak
     size = min_points
     while True:
@@ -250,6 +246,10 @@ def _fit(x: np.ndarray, mean: np.ndarray, count: np.ndarray, x_all: np.ndarray,
     if peak is None:
         return _Fit(float(x[j]), j, lo, hi, None, math.nan)
     xv, coef, rss = peak
+    # the vertex stays within the points that placed it, or the gap just beyond them
+    below, above = x_all[x_all < x[lo]], x_all[x_all > x[hi]]
+    left = below.max() if below.size else x[lo]
+    right = above.min() if above.size else x[hi]
     return _Fit(float(min(max(xv, left), right)), j, lo, hi, coef, rss)
 
 
@@ -409,6 +409,14 @@ def estimate_optimum(
         floor = cell_frac * float(np.mean(cell))
         lo_x, hi_x = min(lo_x, fit.x_hat - floor), max(hi_x, fit.x_hat + floor)
     lo_x, hi_x = min(lo_x, fit.x_hat), max(hi_x, fit.x_hat)
+    # one-sided evidence: when the best point is the window's end (or no peak was fitted),
+    # the optimum may lie anywhere up to the next LR tried on that side
+    below = cv.x_all[cv.x_all < x[fit.j]]
+    above = cv.x_all[cv.x_all > x[fit.j]]
+    if (fit.j == fit.lo or fit.coef is None) and below.size:
+        lo_x = min(lo_x, float(below.max()))
+    if (fit.j == fit.hi or fit.coef is None) and above.size:
+        hi_x = max(hi_x, float(above.min()))
     # never past the range tried, never at or past a diverged LR
     lo_x = max(lo_x, cv.x_all.min())
     hi_x = min(hi_x, cv.x_all.max())

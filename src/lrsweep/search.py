@@ -126,6 +126,7 @@ def search(
     on_round: Callable[[SearchRound], None] | None = None,
     band_tol: float = 0.01,
     level: float = 0.9,
+    confirm: int = 2,
     **engine_options: Any,
 ) -> SearchResult:
     """Find the optimal LR by rounds of sweeps, each finer than the last.
@@ -143,6 +144,8 @@ def search(
             finished trial).
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
+        confirm: stop only after this many tight rounds in a row (guards against stopping
+            on an interval that came out narrow by chance).
     """
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
@@ -150,6 +153,7 @@ def search(
     _check_num("tolerance", tolerance, 1.0, float, "a factor > 1, e.g. 2**0.25")
     _check_num("max_rounds", max_rounds, 1, int, "an integer >= 1")
     _check_num("refine_points", refine_points, 1, int, "an integer >= 1")
+    _check_num("confirm", confirm, 1, int, "an integer >= 1")
     if max_trials is not None:
         _check_num("max_trials", max_trials, len(seed_list) * 3, int,
                    f"an integer >= {3 * len(seed_list)} (3 LRs x {len(seed_list)} seeds)")
@@ -180,6 +184,7 @@ def search(
 
     plan_lrs, plan_range, reason = log_grid(lo, hi, points), (lo, hi), "coarse grid"
     stopped = "max_rounds"
+    streak = 0
     for index in range(1, max_rounds + 1):
         left = budget_left()
         if left is not None:
@@ -195,7 +200,11 @@ def search(
         log.info("%s", rnd.summary())
         if on_round is not None:
             on_round(rnd)
-        if opt.found and not opt.at_edge and opt.ratio <= tolerance:
+        tight = opt.found and not opt.at_edge and opt.ratio <= tolerance
+        # an interval that is tight by luck is more likely to stop a search than one that is
+        # tight for good: ask for two tight rounds in a row (the second adds points inside)
+        streak = streak + 1 if tight else 0
+        if streak >= confirm:
             stopped = "converged"
             break
         if index == max_rounds:

@@ -1,0 +1,94 @@
+"""``lrsweep search``: rounds of sweeps until the optimum's interval is tight."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from .common import (
+    add_output_args,
+    add_task_args,
+    lr_range_from_args,
+    out_dir,
+    parse_seeds,
+    resolve_store,
+    task_from_args,
+    write_outputs,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search", help="find the optimal LR by rounds of ever finer sweeps",
+        description="Round one sweeps a coarse log grid; each later round adds LRs inside the "
+                    "current interval of the optimum (or beyond the edge when the best LR sits "
+                    "on one), reusing every earlier trial, until the interval's high/low is "
+                    "within --tolerance. Prints each round and the optimum with its interval "
+                    "and near-optimal band; writes sweep.json, sweep.csv, sweep.png (all "
+                    "trials) and search.json (the rounds).")
+    add_task_args(p)
+    g = p.add_argument_group("search")
+    g.add_argument("--tolerance", type=float, default=2**0.25,
+                   help="stop when the interval's high/low is at most this (default 2**0.25)")
+    g.add_argument("--max-rounds", type=int, default=6, help="at most this many rounds (6)")
+    g.add_argument("--max-trials", type=int, default=None,
+                   help="at most this many trials (LR x seed) in all (default: no limit)")
+    g.add_argument("--points", type=int, default=None,
+                   help="LRs in the first, coarse round (default: one per decade, >= 7)")
+    g.add_argument("--refine-points", type=int, default=5, help="new LRs per later round (5)")
+    g.add_argument("--band-tol", type=float, default=0.01,
+                   help="the band holds LRs within this relative tolerance of the best (0.01)")
+    add_output_args(p)
+    p.set_defaults(func=run_search)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from ..search import search
+
+    t0 = time.perf_counter()
+    task, name = task_from_args(args)
+    lo, hi = lr_range_from_args(args, name)
+    folder = out_dir(args)
+    print(f"task {name}: {task}")
+    print(f"search over {lo:.3g}..{hi:.3g}, stopping at high/low <= {args.tolerance:.3g}")
+    found = search(task, (lo, hi), seeds=parse_seeds(args.seeds), tolerance=args.tolerance,
+                   max_rounds=args.max_rounds, max_trials=args.max_trials, points=args.points,
+                   refine_points=args.refine_points, engine=args.engine or "auto",
+                   store=resolve_store(args), study=args.study or name,
+                   progress=not args.quiet, band_tol=args.band_tol,
+                   on_round=lambda r: print(r.summary(), flush=True))
+    print(found.result.table())
+    opt = found.optimum()
+    print(f"stopped: {found.stopped} after {len(found.rounds)} rounds, {len(found.trials)} "
+          f"trials, {found.steps_used} trial-steps")
+    if not opt.found:
+        print(f"no optimum: {opt.note}")
+    else:
+        print(f"optimum: lr = {opt.lr:.4g}   {opt.level:.0%} interval [{opt.low:.4g}, "
+              f"{opt.high:.4g}] (x{opt.ratio:.2f})")
+        if opt.metric is not None:
+            print(f"  predicted {found.result.metric_name} at the optimum: {opt.metric:.4f}")
+        if opt.band is not None:
+            print(f"  band (within {opt.band_tol:.0%} of the best): "
+                  f"[{opt.band[0]:.4g}, {opt.band[1]:.4g}]")
+        if opt.diverged_above is not None:
+            print(f"  diverged at and above: {opt.diverged_above:.4g}")
+        if opt.at_edge:
+            side = "low" if opt.at_low_edge else "high"
+            print(f"  WARNING: the best LR is at the {side} edge of what was tried; widen the "
+                  f"range (--lr-min/--lr-max) or allow more rounds")
+        if opt.note:
+            print(f"  note: {opt.note}")
+    written = write_outputs(found.result, folder, "sweep")
+    try:
+        found.plot(folder / "sweep.png")  # the same file, with the rounds coloured
+    except ImportError:
+        pass
+    path = folder / "search.json"
+    path.write_text(json.dumps(found.to_dict(), indent=1, default=str))
+    written.append(path)
+    for p in written:
+        print(f"wrote {p}")
+    print(f"engine {found.result.engine}, {time.perf_counter() - t0:.1f} s")
+    return 0
