@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .analysis import Optimum
 from .errors import ConfigError, EngineUnavailable, LRSweepError, StoreError, TrialDiverged
 from .grid import log_grid
 from .lr_finder import lr_finder
 from .objective import Trial
 from .result import SweepResult
+from .search import SearchResult, search
 from .sweep import sweep
 from .task import Task
 from .trial import Status, TrialResult, TrialSpec
@@ -17,6 +19,8 @@ __all__ = [
     "ConfigError",
     "EngineUnavailable",
     "LRSweepError",
+    "Optimum",
+    "SearchResult",
     "Status",
     "StoreError",
     "SweepResult",
@@ -28,5 +32,6 @@ __all__ = [
     "__version__",
     "log_grid",
     "lr_finder",
+    "search",
     "sweep",
 ]
