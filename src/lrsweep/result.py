@@ -27,6 +27,8 @@ class SweepResult:
         self.engine = engine
         self.study = study
         self.protocol = protocol or {}
+        self.reused = 0  # trials taken from a store instead of trained (set by sweep)
+        self._groups: dict[float, list[TrialResult]] | None = None
 
     # ---------------------------------------------------------------------------- views ----
     @property
@@ -41,10 +43,13 @@ class SweepResult:
         return a > b if self.direction == "max" else a < b
 
     def by_lr(self) -> dict[float, list[TrialResult]]:
-        groups: dict[float, list[TrialResult]] = defaultdict(list)
-        for t in self.trials:
-            groups[t.lr].append(t)
-        return dict(sorted(groups.items()))
+        """Trials grouped by LR, in increasing LR (computed once)."""
+        if self._groups is None:
+            groups: dict[float, list[TrialResult]] = defaultdict(list)
+            for t in self.trials:
+                groups[t.lr].append(t)
+            self._groups = dict(sorted(groups.items()))
+        return self._groups
 
     def mean_metric(self, lr: float) -> float | None:
         """Mean over seeds of the finished trials at ``lr``; None if any seed diverged or

@@ -142,8 +142,10 @@ def sweep(
             on_result(r)
 
     def partial() -> SweepResult:
-        return SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
-                           study=getattr(handle, "name", study), protocol=_protocol(t))
+        res = SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
+                          study=getattr(handle, "name", study), protocol=_protocol(t))
+        res.reused = len(specs) - len(todo)
+        return res
 
     try:
         if todo:

@@ -54,7 +54,8 @@ def add_output_args(p: argparse.ArgumentParser, default_out: str = "lrsweep-out"
                    help=f"folder for the results (default {default_out})")
     g.add_argument("--store", default=None, metavar="PATH",
                    help="SQLite store for resumable studies (default OUT/lrsweep.db)")
-    g.add_argument("--study", default=None, help="study name in the store (default: the task)")
+    g.add_argument("--study", default=None, help="study name in the store (default: the task name and a short hash of its "
+                        "protocol, so a changed protocol starts a new study)")
     p.set_defaults(default_out=default_out)
 
 

@@ -32,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
     lrs = log_grid(lo, hi, args.num if args.num is not None else 10)
     folder = out_dir(args)
     result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
-                   store=resolve_store(args), study=args.study or name,
+                   store=resolve_store(args), study=args.study,
                    progress=not args.quiet)
     print(f"task {name}: {task}")
+    print(f"study {result.study!r} in {resolve_store(args)}"
+          + (f" (resumed: {result.reused} finished trials reused)" if result.reused else ""))
     print(result.table())
     best = result.best()
     if best is None:
