@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except LRSweepError as e:
         print(f"lrsweep: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("lrsweep: interrupted; finished trials are kept in the store.", file=sys.stderr)
         return 130
