@@ -329,9 +329,15 @@ class RayEngine:
             slots += int(min(fit))
         if slots == 0:
             have = [(n.get("CPU", 0), n.get("GPU", 0)) for n in nodes]
-            raise bad_arg("num_cpus_per_group/num_gpus_per_group", (cpus, gpus),
-                          f"what one node of the cluster has (CPU, GPU per node: {have})",
-                          "Lower the resources per group or add bigger nodes.")
+            if self.group_size is None:
+                raise bad_arg("num_cpus_per_group/num_gpus_per_group", (cpus, gpus),
+                              f"what one node of the cluster has (CPU, GPU per node: {have})",
+                              "Lower the resources per group or add bigger nodes (on an "
+                              "autoscaling cluster without such a node yet, pass group_size= "
+                              "to submit anyway).")
+            log.warning("engine='ray': no node has %g CPU / %g GPU yet (%s); submitting "
+                        "anyway, the groups wait for the autoscaler", cpus, gpus, have)
+            slots = 1
         return gpus, cpus, slots
 
     # ------------------------------------------------------------------------- run ----
