@@ -7,7 +7,8 @@ about the line beyond their own intervals (Paule-Mandel: chosen so that the weig
 residual sum of squares equals its degrees of freedom; zero when the intervals already
 explain the scatter). The interval of a prediction is a parametric bootstrap: redraw every
 point from the fitted line with its variance, refit (re-estimating ``tau``), and take the
-percentiles of the predicted log-LR. Pure numpy.
+percentiles of the predicted log-LR; the part of the spread due to ``tau`` (estimated from
+``n - p`` residuals) is widened from normal to Student-t quantiles. Pure numpy.
 
 This is how the published hyperparameter laws were fitted (DeepSeek LLM 2024; Step Law
 2025): a straight line in log-log with a bootstrap band.
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import bad_arg
-from ._inputs import DEFAULT_LEVEL, as_point
+from ._inputs import DEFAULT_LEVEL, as_point, normal_quantile, t_quantile
 
 log = logging.getLogger("lrsweep")
 
@@ -198,6 +199,10 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
     points = [p for _, p in pairs]
     y = np.log([p.lr for p in points])
     sigma = np.array([p.log_sigma for p in points])
+    if np.any(sigma > 0) and np.any(sigma == 0):
+        # an optimum given without an interval: assume it is as uncertain as the others
+        sigma = np.where(sigma > 0, sigma, float(np.median(sigma[sigma > 0])))
+        log.info("fit_law: optima without an interval take the median interval of the others")
     design = np.column_stack([np.ones(len(y)), np.log(scales)])
     if np.linalg.matrix_rank(design) < design.shape[1]:
         raise bad_arg("results", scales.tolist(), "scales that vary independently along each "
@@ -209,47 +214,80 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
     rng = np.random.default_rng(seed)
     fitted = design @ coef
     sd = np.sqrt(sigma**2 + tau**2)
-    boot = np.empty((int(n_boot), design.shape[1]))
-    for i in range(int(n_boot)):
-        y_star = fitted + rng.normal(0.0, 1.0, len(y)) * sd
-        boot[i], _ = _wls(design, y_star, sigma)
+    y_star = fitted[None, :] + rng.normal(0.0, 1.0, (int(n_boot), len(y))) * sd[None, :]
+    boot, _ = _wls_batch(design, y_star, sigma)
+    # the scatter tau is estimated from n - p residuals: widen its share of the spread from
+    # normal to Student-t quantiles (with three points and one axis, dof = 1)
+    dof = design.shape[0] - design.shape[1]
+    if tau > 0 and dof > 0:
+        q = (1 + level) / 2
+        share = tau**2 / (tau**2 + float(np.median(sigma**2)))
+        inflate = 1 + (t_quantile(q, dof) / normal_quantile(q) - 1) * share
+        boot = coef[None, :] + (boot - coef[None, :]) * inflate
     return Law(axes, scales, np.array([p.lr for p in points]), np.array([p.low for p in points]),
                np.array([p.high for p in points]), sigma, coef, tau, boot, float(level))
 
 
 def _wls(design: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, float]:
     """Weighted least squares with the Paule-Mandel extra scatter ``tau``."""
+    coef, tau = _wls_batch(design, y[None, :], sigma)
+    return coef[0], float(tau[0])
+
+
+def _solve(design: np.ndarray, ys: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row r of ``ys``: the WLS coefficients with weights ``w[r]`` and the weighted
+    residual sum of squares."""
+    a = np.einsum("rn,np,nq->rpq", w, design, design)
+    b = np.einsum("rn,np,rn->rp", w, design, ys)
+    coef = np.linalg.solve(a, b[..., None])[..., 0]
+    r = ys - coef @ design.T
+    return coef, np.sum(w * r * r, axis=1)
+
+
+def _wls_batch(design: np.ndarray, ys: np.ndarray,
+               sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_wls`` for every row of ``ys`` at once (the bootstrap)."""
     n, p = design.shape
     dof = n - p
-
-    def solve(tau2: float) -> tuple[np.ndarray, float]:
-        var = sigma**2 + tau2
-        w = 1.0 / np.maximum(var, 1e-300)
-        sw = np.sqrt(w)
-        coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
-        r = y - design @ coef
-        return coef, float(np.sum(w * r * r))
-
-    if dof <= 0:
-        return solve(0.0)[0], 0.0
+    rows = ys.shape[0]
     if not np.any(sigma > 0):
-        coef, _ = solve(1.0)
-        r = y - design @ coef
-        return coef, math.sqrt(float(r @ r) / dof)
-    coef, q = solve(0.0)
-    if q <= dof:
-        return coef, 0.0
-    lo, hi = 0.0, max(float(np.var(y)), 1e-12)
-    while solve(hi)[1] > dof:
-        hi *= 4
-    for _ in range(60):  # bisection: q(tau2) decreases in tau2
+        coef, rss = _solve(design, ys, np.ones((rows, n)))
+        tau = np.sqrt(rss / dof) if dof > 0 else np.zeros(rows)
+        return coef, tau
+    var = sigma**2
+
+    def at(tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _solve(design, ys, 1.0 / np.maximum(var[None, :] + tau2[:, None], 1e-300))
+
+    zero = np.zeros(rows)
+    coef, q = at(zero)
+    if dof <= 0:
+        return coef, zero
+    need = np.flatnonzero(q > dof)
+    if need.size == 0:
+        return coef, zero
+    sub = ys[need]
+
+    def sub_q(tau2: np.ndarray) -> np.ndarray:
+        w = 1.0 / np.maximum(var[None, :] + tau2[:, None], 1e-300)
+        return _solve(design, sub, w)[1]
+
+    lo = np.zeros(need.size)
+    hi = np.full(need.size, max(float(np.var(sub)), float(var.max()), 1e-12))
+    for _ in range(60):
+        grow = sub_q(hi) > dof
+        if not np.any(grow):
+            break
+        hi = np.where(grow, hi * 4, hi)
+    for _ in range(40):  # bisection: q(tau2) decreases in tau2
         mid = 0.5 * (lo + hi)
-        if solve(mid)[1] > dof:
-            lo = mid
-        else:
-            hi = mid
-    tau2 = 0.5 * (lo + hi)
-    return solve(tau2)[0], math.sqrt(tau2)
+        above = sub_q(mid) > dof
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    tau2 = np.zeros(rows)
+    tau2[need] = 0.5 * (lo + hi)
+    coef, _ = at(tau2)
+    return coef, np.sqrt(tau2)
 
 
 # --------------------------------------------------------------------------- inputs ----
