@@ -178,3 +178,40 @@ def test_bad_arguments_fail_before_training(kwargs, name):
 def test_objective_without_direction_is_refused():
     with pytest.raises(ConfigError, match="direction"):
         search(Curve(-2.0))
+
+
+def test_cli_search_prints_rounds_and_writes_files(tmp_path, capsys):
+    import json
+
+    from lrsweep.cli import main
+
+    rc = main(["search", "--task", "teacher-mlp", "--steps", "4", "--width", "16",
+               "--lr-min", "1e-3", "--lr-max", "1", "--points", "4", "--refine-points", "2",
+               "--max-rounds", "2", "--quiet", "--engine", "sequential", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "round 1:" in out and "round 2:" in out
+    assert "optimum: lr =" in out and "interval" in out and "band" in out
+    for name in ("sweep.json", "sweep.csv", "sweep.png", "search.json", "lrsweep.db"):
+        assert (tmp_path / name).exists(), name
+    data = json.loads((tmp_path / "search.json").read_text())
+    assert len(data["rounds"]) == 2 and data["optimum"]["lr"] > 0
+    trials = json.loads((tmp_path / "sweep.json").read_text())["trials"]
+    assert len(trials) == 4 + 2
+    # the rerun finds every trial in the store and prints the same optimum
+    assert main(["search", "--task", "teacher-mlp", "--steps", "4", "--width", "16",
+                 "--lr-min", "1e-3", "--lr-max", "1", "--points", "4", "--refine-points", "2",
+                 "--max-rounds", "2", "--quiet", "--engine", "sequential",
+                 "--out", str(tmp_path)]) == 0
+    again = capsys.readouterr().out
+    line = [ln for ln in out.splitlines() if ln.startswith("optimum:")]
+    assert line and line == [ln for ln in again.splitlines() if ln.startswith("optimum:")]
+
+
+def test_cli_search_bad_tolerance_exits_2(tmp_path, capsys):
+    from lrsweep.cli import main
+
+    rc = main(["search", "--task", "teacher-mlp", "--steps", "2", "--tolerance", "0.5",
+               "--out", str(tmp_path), "--quiet"])
+    assert rc == 2
+    assert "tolerance" in capsys.readouterr().err

@@ -14,7 +14,6 @@ from .common import (
     parse_seeds,
     resolve_store,
     task_from_args,
-    write_outputs,
 )
 
 
@@ -80,11 +79,14 @@ def run_search(args: argparse.Namespace) -> int:
                   f"range (--lr-min/--lr-max) or allow more rounds")
         if opt.note:
             print(f"  note: {opt.note}")
-    written = write_outputs(found.result, folder, "sweep")
+    # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds
+    written = [found.result.to_json(folder / "sweep.json"),
+               found.result.to_csv(folder / "sweep.csv")]
     try:
-        found.plot(folder / "sweep.png")  # the same file, with the rounds coloured
-    except ImportError:
-        pass
+        found.plot(folder / "sweep.png")
+        written.append(folder / "sweep.png")
+    except ImportError as e:
+        print(f"no plot written: {e}")
     path = folder / "search.json"
     path.write_text(json.dumps(found.to_dict(), indent=1, default=str))
     written.append(path)
