@@ -28,11 +28,13 @@ def ray_local():
 
     if ray.is_initialized():  # pragma: no cover - another module's session
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RAY_ADDRESS", raising=False)  # a local instance, not a cluster
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def small_task(**kw):
@@ -252,6 +254,15 @@ def test_task_from_import_path_is_rebuilt_on_workers(ray_local, monkeypatch):
     bad = lrsweep.sweep(task, lrs, engine="ray")
     assert all(r.status is Status.FAILED for r in bad.trials)
     assert "divergence_factor" in bad.trials[0].error
+
+
+@needs_ray
+def test_group_that_raises_on_the_worker_is_retried_then_failed(ray_local):
+    # the import path builds nothing valid on the workers: every attempt of the group raises
+    res = lrsweep.sweep(small_task(), [1e-2, 1e-1], engine="ray", max_retries=1,
+                        task_ref="lrsweep.examples:get_task", task_kwargs={"name": "nope"})
+    assert all(r.status is Status.FAILED for r in res.trials)
+    assert all("failed 2 times" in r.error and "nope" in r.error for r in res.trials)
 
 
 @needs_ray

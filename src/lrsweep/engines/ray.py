@@ -198,11 +198,17 @@ def _run_group(payload: tuple, specs: list[TrialSpec], local_engine: str, num_th
     # the sequential engine goes trial by trial so each result streams back at once
     chunks = [[s] for s in specs] if engine.name == "sequential" else [list(specs)]
     for chunk in chunks:
-        engine.run(task, chunk, out.append)
+        error: Exception | None = None
+        try:
+            engine.run(task, chunk, out.append)
+        except Exception as e:  # send what finished first; the driver retries the rest
+            error = e
         for r in out:
             yield replace(r, engine="ray", extra={**r.extra, "local_engine": engine.name,
                                                   "node": node, "attempt": attempt})
         out.clear()
+        if error is not None:
+            raise error
 
 
 # --------------------------------------------------------------------------- driver ----
@@ -210,7 +216,7 @@ class RayEngine:
     """Run a sweep's trials as Ray tasks, one group of trials per GPU or CPU worker.
 
     Args:
-        address: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``, ...); default
+        address: a Ray cluster to join (``"auto"``, ``"HOST:6379"``); default
             ``RAY_ADDRESS``, else a local Ray instance is started (kept for later sweeps in
             this process; ``lrsweep.engines.ray.shutdown()`` stops it).
         group_size: trials per group; default: enough groups to fill the cluster.
