@@ -120,7 +120,10 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
                       "Pass e.g. --task digits-mlp.")
     overrides = {k: getattr(args, k) for k in TASK_OVERRIDES if getattr(args, k, None) is not None}
     if args.task in TASKS:
-        return get_task(args.task, **overrides), args.task
+        task = get_task(args.task, **overrides)
+        # how to rebuild it: the Ray engine rebuilds the task on each worker from this
+        task.import_ref = ("lrsweep.examples:get_task", {"name": args.task, **overrides})
+        return task, args.task
     if ":" not in args.task:
         raise bad_arg("--task", args.task, f"one of {sorted(TASKS)} or package.module:function",
                       "Name a built-in task, or point at a function that returns a Task.")
@@ -143,6 +146,7 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
     if not isinstance(task, Task):
         raise bad_arg("--task", args.task, "a function returning lrsweep.Task",
                       f"It returned {type(task).__name__}.")
+    task.import_ref = (args.task, overrides)
     return task, fn_name
 
 
