@@ -1,0 +1,163 @@
+"""muP param groups on small models: classification, multipliers for Adam and SGD, the
+readout and attention scaling, the Task integration, and the coordinate check (the update of
+the output is width-independent under muP, and grows with width under SP)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lrsweep import ConfigError, sweep
+from lrsweep.examples import get_task
+from lrsweep.transfer import (
+    MuReadout,
+    attention_scale,
+    mup_optimizer,
+    mup_param_groups,
+    mup_readout_,
+)
+
+
+class Net(nn.Module):
+    def __init__(self, width: int, d_in: int = 12, d_out: int = 5, base_width: int | None = None):
+        super().__init__()
+        self.inp = nn.Linear(d_in, width)
+        self.hid = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, d_out)
+        self.mult = 1.0 if base_width is None else base_width / width
+
+    def forward(self, x):
+        return self.head(self.norm(torch.relu(self.hid(torch.relu(self.inp(x)))))) * self.mult
+
+
+def _by_name(groups):
+    return {e.name: e for e in groups.entries}
+
+
+def test_adam_multipliers():
+    g = mup_param_groups(Net(256), Net(64), lr=1e-3, weight_decay=0.1)
+    e = _by_name(g)
+    assert e["hid.weight"].kind == "hidden" and e["hid.weight"].lr_mult == pytest.approx(0.25)
+    assert e["hid.weight"].wd_mult == pytest.approx(4.0)
+    assert e["inp.weight"].kind == "vector" and e["inp.weight"].lr_mult == 1.0
+    assert e["head.weight"].kind == "readout" and e["head.weight"].lr_mult == 1.0
+    assert e["head.bias"].kind == "fixed"
+    assert e["norm.weight"].lr_mult == 1.0
+    assert g.readouts == ["head"] and g.readout_mult == pytest.approx(0.25)
+    # every parameter in exactly one group, with lr = lr x mult
+    ids = [id(p) for grp in g for p in grp["params"]]
+    assert len(ids) == len(set(ids)) == 8
+    for grp in g:
+        assert grp["lr"] == pytest.approx(1e-3 * grp["lr_mult"])
+    opt = torch.optim.AdamW(g, lr=1e-3)
+    assert sorted({round(x["lr"], 9) for x in opt.param_groups}) == [0.00025, 0.001]
+    assert any("output of head" in s for s in g.instructions)
+
+
+def test_sgd_multipliers():
+    e = _by_name(mup_param_groups(Net(256), Net(64), lr=0.1, optimizer=torch.optim.SGD))
+    assert e["inp.weight"].lr_mult == pytest.approx(4.0)    # fan_out x4
+    assert e["inp.bias"].lr_mult == pytest.approx(4.0)
+    assert e["hid.weight"].lr_mult == pytest.approx(1.0)    # fan_out / fan_in
+    assert e["head.weight"].lr_mult == pytest.approx(4.0)   # fan_in x4 (with readout / 4)
+    assert e["head.bias"].lr_mult == 1.0
+
+
+def test_at_the_base_width_everything_is_x1():
+    g = mup_param_groups(Net(64), Net(64), lr=1e-3)
+    assert len(g) == 1 and g.groups[0]["lr"] == 1e-3
+    assert {e.kind for e in g.entries} == {"fixed"}
+
+
+def test_base_width_heuristic_matches_base_model():
+    a = _by_name(mup_param_groups(Net(256), Net(64), lr=1e-3))
+    b = _by_name(mup_param_groups(Net(256), base_width=64, width=256, lr=1e-3))
+    assert {k: v.lr_mult for k, v in a.items()} == {k: v.lr_mult for k, v in b.items()}
+    shapes = {n: tuple(p.shape) for n, p in Net(64).named_parameters()}
+    c = _by_name(mup_param_groups(Net(256), shapes, lr=1e-3))
+    assert {k: v.kind for k, v in a.items()} == {k: v.kind for k, v in c.items()}
+
+
+def test_embedding_is_a_vector_not_a_readout():
+    def lm(w):
+        return nn.Sequential(nn.Embedding(100, w), nn.Linear(w, w), nn.Linear(w, 100))
+
+    e = _by_name(mup_param_groups(lm(128), lm(32), lr=1e-3))
+    assert e["0.weight"].kind == "vector"
+    assert e["2.weight"].kind == "readout"
+    assert e["1.weight"].lr_mult == pytest.approx(0.25)
+
+
+def test_errors():
+    with pytest.raises(ConfigError, match="base_model"):
+        mup_param_groups(Net(64), lr=1e-3)
+    with pytest.raises(ConfigError, match="same parameters"):
+        mup_param_groups(Net(64), nn.Linear(3, 3), lr=1e-3)
+    with pytest.raises(ConfigError, match="lr"):
+        mup_param_groups(Net(64), Net(32), lr=0)
+
+
+def test_readout_and_attention_helpers():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x = torch.randn(5, 4)
+    before = model(x)
+    new = mup_readout_(model, "2", output_mult=0.25)
+    assert isinstance(new, MuReadout) and model[2] is new
+    torch.testing.assert_close(model(x), before * 0.25)
+    zero = MuReadout(8, 3, output_mult=0.5, zero_init=True)
+    assert torch.count_nonzero(zero.weight) == 0
+    with pytest.raises(ConfigError, match="nn.Linear"):
+        mup_readout_(model, "1", 0.5)
+    assert attention_scale(16, 16) == pytest.approx(0.25)        # 1/sqrt(16) at the base
+    assert attention_scale(64, 16) == pytest.approx(4 / 64)      # 1/d scaling beyond it
+
+
+def _output_update(width: int, mup: bool, lr: float = 3e-3) -> float:
+    """Mean |change of the logits| after 3 Adam steps on a fixed batch."""
+    torch.manual_seed(0)
+    model = Net(width, d_in=16, d_out=10, base_width=64 if mup else None)
+    base = Net(64, d_in=16, d_out=10)
+    x = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 10, (256,), generator=torch.Generator().manual_seed(2))
+    params = mup_param_groups(model, base, lr=lr) if mup else model.parameters()
+    opt = torch.optim.Adam(params, lr=lr)
+    out0 = model(x).detach()
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return float((model(x).detach() - out0).abs().mean())
+
+
+def test_coordinate_check_mup_holds_sp_grows():
+    # base width 64; compare 256 with 2048 (8x wider), away from the smallest widths
+    sp = _output_update(2048, False) / _output_update(256, False)
+    mu = _output_update(2048, True) / _output_update(256, True)
+    assert sp > 3          # SP: the same LR moves an 8x wider model's output far more
+    assert 0.5 < mu < 1.5  # muP: about as much (it converges as width grows)
+
+
+def test_mup_task_equals_sp_at_base_width_and_runs_wider():
+    sp = get_task("teacher-mlp", width=32, steps=15)
+    mu = get_task("teacher-mlp", width=32, steps=15, parametrization="mup", base_width=32)
+    a = sweep(sp, [1e-3, 1e-2], engine="sequential")
+    b = sweep(mu, [1e-3, 1e-2], engine="sequential")
+    assert [t.curve for t in a.trials] == [t.curve for t in b.trials]
+    wide = get_task("teacher-mlp", width=128, steps=15, parametrization="mup", base_width=32)
+    assert sorted(wide.protocol()["param_group_lr_ratios"]) == [0.25, 1.0]
+    assert wide.initial_model().readout_mult == pytest.approx(0.25)
+    r = sweep(wide, [1e-3], engine="sequential")
+    assert r.trials[0].ok
+    with pytest.raises(ConfigError, match="parametrization"):
+        get_task("teacher-mlp", parametrization="ntk")
+
+
+def test_mup_optimizer_checks_the_parameters():
+    make = mup_optimizer(torch.optim.Adam, Net(128), base_model=Net(32))
+    opt = make(list(Net(128).parameters()), lr=1e-3)
+    assert sorted({g["lr"] for g in opt.param_groups}) == [0.00025, 0.001]
+    with pytest.raises(ConfigError, match="params"):
+        make(list(nn.Linear(3, 3).parameters()), lr=1e-3)
