@@ -109,6 +109,16 @@ def test_diverged_trials_are_never_ranked():
     assert opt.diverged_above == pytest.approx(1e-1)
 
 
+def test_the_estimate_stays_below_an_lr_that_diverged():
+    # the curve still rises at the last finished LR: the vertex would extrapolate past the
+    # diverged LR, but an LR known to diverge is never the answer
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1]
+    acc = [0.5, 0.7, 0.85, math.nan]
+    opt = estimate_optimum(lrs, [0] * 4, acc, ["ok"] * 3 + ["diverged"], "max")
+    assert opt.lr < 1e-1 and opt.high <= 1e-1
+    assert not opt.at_high_edge
+
+
 def test_an_lr_where_one_seed_diverged_is_not_ranked():
     lrs = [1e-3, 1e-2, 1e-1] * 2
     seeds = [0, 0, 0, 1, 1, 1]

@@ -233,7 +233,7 @@ class _Fit:
 
 
 def _fit(x: np.ndarray, mean: np.ndarray, count: np.ndarray, x_all: np.ndarray,
-         min_points: int, delta: float) -> _Fit:
+         x_div: np.ndarray, min_points: int, delta: float) -> _Fit:
     j = int(np.argmax(mean))
     # noise can make a small window convex: grow it until the fit has a peak
     size = min_points
@@ -246,10 +246,13 @@ def _fit(x: np.ndarray, mean: np.ndarray, count: np.ndarray, x_all: np.ndarray,
     if peak is None:
         return _Fit(float(x[j]), j, lo, hi, None, math.nan)
     xv, coef, rss = peak
-    # the vertex stays within the points that placed it, or the gap just beyond them
+    # the vertex stays within the points that placed it, or the gap just beyond them (only
+    # half-way to an LR that diverged: the estimate is never an LR known to diverge)
     below, above = x_all[x_all < x[lo]], x_all[x_all > x[hi]]
     left = below.max() if below.size else x[lo]
     right = above.min() if above.size else x[hi]
+    if above.size and np.any(np.isclose(x_div, right)):
+        right = (x[hi] + right) / 2
     return _Fit(float(min(max(xv, left), right)), j, lo, hi, coef, rss)
 
 
@@ -339,13 +342,13 @@ def estimate_optimum(
     if not multi:
         # one seed: the noise scale from the residual of a wider pilot fit (which also
         # holds any lack of fit, so it errs on the wide side)
-        pilot = _fit(x, mean, count, cv.x_all, min_points + 2, 0.0)
+        pilot = _fit(x, mean, count, cv.x_all, cv.x_div, min_points + 2, 0.0)
         m_pilot = pilot.hi - pilot.lo + 1
         if pilot.coef is not None and m_pilot > 3:
             sigma = math.sqrt(pilot.rss / (m_pilot - 3))
     delta = depth * sigma / math.sqrt(max(count[j_best], 1)) if math.isfinite(sigma) else 0.0
 
-    fit = _fit(x, mean, count, cv.x_all, min_points, delta)
+    fit = _fit(x, mean, count, cv.x_all, cv.x_div, min_points, delta)
     npts = fit.hi - fit.lo + 1
     method = "quadratic" if fit.coef is not None else "grid"
     if fit.coef is None:
@@ -377,7 +380,8 @@ def estimate_optimum(
             pert = rng.standard_normal((n_boot, n)) * sigma
         pert *= infl
         for b in range(n_boot):
-            xs.append(_fit(x, mean + pert[b], count, cv.x_all, min_points, delta).x_hat)
+            f_b = _fit(x, mean + pert[b], count, cv.x_all, cv.x_div, min_points, delta)
+            xs.append(f_b.x_hat)
     arr = np.asarray(xs)
     if arr.size > 1:
         lo_x, hi_x = np.quantile(arr[1:], [1 - q, q])
@@ -394,7 +398,7 @@ def estimate_optimum(
         # and larger windows: their spread is a model-error term
         alt = []
         for mp, dl in ((max(3, min_points - 2), delta / 2), (min_points + 2, delta * 2)):
-            f2 = _fit(x, mean, count, cv.x_all, mp, dl)
+            f2 = _fit(x, mean, count, cv.x_all, cv.x_div, mp, dl)
             if f2.coef is not None:
                 alt.append(f2.x_hat)
         if alt:
@@ -417,9 +421,12 @@ def estimate_optimum(
         lo_x = min(lo_x, float(below.max()))
     if (fit.j == fit.hi or fit.coef is None) and above.size:
         hi_x = max(hi_x, float(above.min()))
-    # never past the range tried, never at or past a diverged LR
+    # never past the range tried, nor past the first LR that diverged above the best
     lo_x = max(lo_x, cv.x_all.min())
     hi_x = min(hi_x, cv.x_all.max())
+    div_above = cv.x_div[cv.x_div > x[fit.j]]
+    if div_above.size:
+        hi_x = min(hi_x, float(div_above.min()))
     if at_low:
         lo_x = cv.x_all.min()
         notes.append("best at the lowest LR: the optimum may lie below the range")
@@ -432,7 +439,6 @@ def estimate_optimum(
     x0 = x[fit.j]
     if coef is not None:
         pred = float(coef[0] + coef[1] * (fit.x_hat - x0) + coef[2] * (fit.x_hat - x0) ** 2)
-        pred = max(pred, float(mean[fit.j])) if npts <= 3 else pred
     else:
         pred = float(mean[fit.j])
     band = _band(x, mean, fit.j, max(pred, float(mean[fit.j])), band_tol, fit.x_hat)
