@@ -215,3 +215,25 @@ def test_cli_search_bad_tolerance_exits_2(tmp_path, capsys):
                "--out", str(tmp_path), "--quiet"])
     assert rc == 2
     assert "tolerance" in capsys.readouterr().err
+
+
+def test_everything_diverged_moves_the_range_down():
+    f = Curve(-7.3, x_div=-6.5)
+    found = search(f, (1e-6, 1.0), direction="min", engine="sequential", max_rounds=6)
+    assert not found.rounds[0].optimum.found
+    assert found.rounds[1].reason == "all diverged"
+    assert all(lr < 1e-6 for lr in found.rounds[1].lrs)
+    opt = found.optimum()
+    assert opt.found and opt.lr < 10**-6.5
+    assert abs(math.log2(opt.lr / 10**-7.3)) < 0.5
+
+
+def test_every_trial_failing_stops_without_an_optimum():
+    def broken(trial):
+        raise RuntimeError("bug in the training loop")
+
+    found = search(broken, (1e-5, 1.0), direction="max", engine="sequential")
+    assert found.stopped == "no new LRs to try"
+    assert len(found.rounds) == 1
+    assert not found.optimum().found
+    assert all(t.status == "failed" for t in found.trials)
