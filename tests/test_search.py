@@ -166,6 +166,8 @@ def test_search_on_a_torch_task(blobs, mlp):
     ({"max_trials": 2}, "max_trials"),
     ({"points": 2}, "points"),
     ({"seeds": ()}, "seeds"),
+    ({"band_tol": 2.0}, "band_tol"),
+    ({"level": 95}, "level"),
 ])
 def test_bad_arguments_fail_before_training(kwargs, name):
     f = Curve(-2.0)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Optimum, optimum_from_trials
+from .analysis import Optimum, estimate_optimum, optimum_from_trials
 from .errors import bad_arg
 from .grid import canonical_lr, check_lr_range, log_grid
 from .result import SweepResult
@@ -162,6 +162,7 @@ def search(
         points = max(7, int(round(decades)) + 1)
     _check_num("points", points, 3, int, "an integer >= 3")
     opt_kw = dict(band_tol=band_tol, level=level)
+    estimate_optimum([], [], [], [], t.direction, **opt_kw)  # checks them before any training
 
     results: dict[tuple[float, int], TrialResult] = {}
     rounds: list[SearchRound] = []
@@ -187,8 +188,11 @@ def search(
     streak = 0
     for index in range(1, max_rounds + 1):
         left = budget_left()
-        if left is not None:
-            plan_lrs = plan_lrs[: max(0, left // len(seed_list))]
+        if left is not None and len(plan_lrs) > left // len(seed_list):
+            # what the budget allows, spread over the planned range
+            k = max(0, left // len(seed_list))
+            keep = sorted({int(i) for i in np.linspace(0, len(plan_lrs) - 1, k).round()})
+            plan_lrs = [plan_lrs[i] for i in keep] if k else []
         if not plan_lrs:
             stopped = "max_trials"
             break
