@@ -50,10 +50,11 @@ GRAPH_MIN_STEPS = 8  # fewer full-size steps than this: capture does not pay
 COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
 STEADY_FROM = GRAPH_WARMUP_STEPS + 2  # steps after warm-up, capture or compile: timed
 ALL_DEAD_CHECK_EVERY = 32
-AUTO_NOMINAL_TRIALS = 10  # the CPU rule times a sweep of this many LRs
-AUTO_TIMED_STEPS = 2  # timed steps per engine (after one warm-up step)
-AUTO_CPU_MARGIN = 0.85  # vectorized on CPU only when at least 15% faster per step
-AUTO_TINY_WORK = 2e8  # parameters x steps below which a run is overhead-bound  # steps between the (only) host syncs: stop a chunk when all diverged
+# CPU: stacked trials beat one-after-another while the memory they touch per step stays
+# small (measured, 1 thread, benchmarks/RESULTS.md "speed (issue 4)": per-step time of 10
+# stacked trials / 10 sequential steps = 0.3-0.8 up to ~25 MiB, 0.9 at ~50 MiB, 1.0-1.5 at
+# ~90 MiB, 1.3-3 beyond); auto keeps each chunk under this budget.
+CPU_CHUNK_BYTES = 48 * 2**20  # steps between the (only) host syncs: stop a chunk when all diverged
 
 
 # ------------------------------------------------------------------------------ support ----
@@ -389,13 +390,13 @@ class VectorizedEngine:
 
     def _initial_chunk(self, task: Any, plan: Plan, n: int) -> int:
         if self.chunk_size is not None:
-            return min(self.chunk_size, n)
+            return _balanced(n, self.chunk_size)
         if task.device.type == "cuda" and plan.bytes_per_trial:
             free, _ = torch.cuda.mem_get_info(task.device)
             fit = max(1, int(0.8 * free // plan.bytes_per_trial))
             if fit < n:
                 log.info("vectorized: %d trials per chunk fit in memory (of %d)", fit, n)
-            return min(fit, n)
+            return _balanced(n, fit)
         return n
 
     def _run_seed(self, task: Any, plan: Plan, seed: int, lrs: list[float],
@@ -527,6 +528,14 @@ class VectorizedEngine:
         return facts
 
 
+def _balanced(n: int, most: int) -> int:
+    """Chunk size for ``n`` trials, at most ``most``, with chunks as even as possible
+    (10 trials with at most 9 per chunk: 5 + 5, not 9 + 1)."""
+    most = max(1, min(most, n))
+    chunks = -(-n // most)
+    return -(-n // chunks)
+
+
 def _sync(task: Any) -> None:
     if task.device.type == "cuda":
         torch.cuda.synchronize(task.device)
@@ -558,7 +567,9 @@ def choose_auto(task: Any, **options: Any) -> Any:
     """The engine ``engine="auto"`` uses for ``task``; logs the reason.
 
     On CUDA: vectorized whenever the task can be vectorized (probe), compiled only for
-    runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: see ``cpu_prefers_vectorized``.
+    runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: vectorized in chunks that keep the
+    memory the stacked trials touch per step under ``CPU_CHUNK_BYTES`` (see
+    ``trial_footprint``), sequential when not even two trials fit.
     """
     plan = probe(task)  # raises EngineUnavailable -> base falls back to sequential
     if task.device.type == "cuda":
@@ -568,74 +579,37 @@ def choose_auto(task: Any, **options: Any) -> Any:
         eng = VectorizedEngine(**options)
         eng._plans[id(task)] = plan
         return eng
-    prefer, why = cpu_prefers_vectorized(task)
-    if not prefer:
-        log.info("engine='auto': sequential on CPU (%s)", why)
+    per_trial = trial_footprint(task)
+    fit = int(CPU_CHUNK_BYTES // max(per_trial, 1))
+    mib = f"{per_trial / 2**20:.1f} MiB per trial-step, budget {CPU_CHUNK_BYTES / 2**20:.0f} MiB"
+    if fit < 2:
+        log.info("engine='auto': sequential on CPU (%s: stacking would only thrash the "
+                 "caches)", mib)
         return SequentialEngine()
-    log.info("engine='auto': vectorized on CPU (%s)", why)
+    options["chunk_size"] = min(options.get("chunk_size") or fit, fit)
+    log.info("engine='auto': vectorized on CPU (%s: up to %d trials per chunk)", mib,
+             options["chunk_size"])
     eng = VectorizedEngine(**options)
     eng._plans[id(task)] = plan
     return eng
 
 
-def cpu_prefers_vectorized(task: Any, n: int = AUTO_NOMINAL_TRIALS) -> tuple[bool, str]:
-    """The CPU rule: time both engines' steps on the task's own first batches.
+def trial_footprint(task: Any) -> int:
+    """Bytes one trial touches per step: the tensors autograd saves for the backward pass of
+    the first batch, plus parameters, gradients and two optimizer states."""
+    saved = 0
 
-    One step of ``n`` stacked trials against ``n`` times one step of one trial (each the best
-    of ``AUTO_TIMED_STEPS`` after a warm-up step). Vectorized only when it is clearly faster
-    (by ``AUTO_CPU_MARGIN``), so that noise cannot make auto slower than sequential. Runs too
-    small to repay the timing (under ``AUTO_TINY_WORK`` parameter-steps) are overhead-bound,
-    where stacking wins (measured in benchmarks/speed.py): vectorized without timing.
-    """
-    n_params = sum(p.numel() for p in task.initial_model(0).parameters())
-    work = n_params * task.steps * task.accumulation_steps
-    if work < AUTO_TINY_WORK:
-        return True, (f"small run ({n_params} parameters x {task.steps} steps): bound by "
-                      "per-step overhead, which stacking removes")
-    vec, seq = _time_cpu_steps(task, n)
-    why = (f"one step of {n} stacked trials {1e3 * vec:.1f} ms vs {n} sequential steps "
-           f"{1e3 * n * seq:.1f} ms")
-    return vec < AUTO_CPU_MARGIN * n * seq, why
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
 
-
-def _time_cpu_steps(task: Any, n: int) -> tuple[float, float]:
-    """Best seconds of one vectorized step of ``n`` trials and of one sequential step (the
-    sequential engine's step: zero_grad, forward, backward, loss to host, clip, update),
-    alternating the two so that a change in the machine's load hits both alike."""
-    lr = 1e-7  # the speed of a step does not depend on the LR; a tiny one stays finite
     with isolated_rng():
         seed_everything(0)
-        groups = []
-        for g in step_batches(task, 0):
-            groups.append([to_device(b, task.device) for b in g])
-            if len(groups) > AUTO_TIMED_STEPS:
-                break
-        chunk = _Chunk(task, 0, [lr] * n)
         model = task.initial_model(0)
         model.train()
-        opt = task.make_optimizer(model, lr)
-
-        def seq_step(g: list[Any]) -> None:
-            opt.zero_grad(set_to_none=True)
-            total = 0.0
-            for b in g:
-                with task.autocast():
-                    loss, _ = task.compute_loss(model, b)
-                (loss.float() / len(g)).backward()
-                total += float(loss.detach().float())
-            if task.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), task.clip_grad_norm)
-            opt.step()
-
-        vec, seq = [], []
-        for r in range(AUTO_TIMED_STEPS + 1):
-            g = groups[min(r, len(groups) - 1)]
-            t0 = time.perf_counter()
-            chunk.train_step(g)
-            t1 = time.perf_counter()
-            seq_step(g)
-            t2 = time.perf_counter()
-            if r:  # the first round warms up
-                vec.append(t1 - t0)
-                seq.append(t2 - t1)
-    return min(vec), min(seq)
+        batch = to_device(next(iter(task.train.batches(0, 0))), task.device)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), task.autocast():
+            task.compute_loss(model, batch)
+    state = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return saved * task.accumulation_steps + 4 * state
