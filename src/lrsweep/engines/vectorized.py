@@ -571,8 +571,11 @@ def choose_auto(task: Any, **options: Any) -> Any:
     memory the stacked trials touch per step under ``CPU_CHUNK_BYTES`` (see
     ``trial_footprint``), sequential when not even two trials fit.
     """
-    plan = probe(task)  # raises EngineUnavailable -> base falls back to sequential
+    reason = unsupported_reason(task)
+    if reason:
+        raise EngineUnavailable(reason)  # base.get_engine logs it and falls back
     if task.device.type == "cuda":
+        plan = probe(task)
         options.setdefault("compile", task.steps >= COMPILE_MIN_STEPS)
         log.info("engine='auto': vectorized (CUDA, the model vmaps; compile=%s)",
                  options["compile"])
@@ -586,6 +589,7 @@ def choose_auto(task: Any, **options: Any) -> Any:
         log.info("engine='auto': sequential on CPU (%s: stacking would only thrash the "
                  "caches)", mib)
         return SequentialEngine()
+    plan = probe(task)
     options["chunk_size"] = min(options.get("chunk_size") or fit, fit)
     log.info("engine='auto': vectorized on CPU (%s: up to %d trials per chunk)", mib,
              options["chunk_size"])
