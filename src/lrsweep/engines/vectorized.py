@@ -304,6 +304,8 @@ def probe(task: Any) -> Plan:
         batch = to_device(next(iter(task.train.batches(0, 0))), task.device)
         try:
             chunk = _forward_backward(task, batch, native_dropout)
+        except EngineUnavailable:  # the optimizer: its own reason
+            raise
         except Exception as e:  # user model code: any failure means "not vectorizable"
             if native_dropout:  # CUDA: perhaps only the dropout-mask mode fails
                 try:
