@@ -531,7 +531,7 @@ def test_gpu_memory_chunking_matches(monkeypatch):
     ref = run(VectorizedEngine(), task, lrs)
     eng = VectorizedEngine(task)
     free, _ = torch.cuda.mem_get_info()
-    eng._plans[id(task)].bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
+    eng._plan(task).bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
     est = run(eng, task, lrs)
     assert all(r.extra["chunk_size"] == 1 for r in est.values())
     real = vz._Chunk.__init__

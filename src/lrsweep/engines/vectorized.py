@@ -371,16 +371,16 @@ class VectorizedEngine:
         self.chunk_size = chunk_size
         self.cuda_graph = cuda_graph
         self.compile = bool(compile)
-        self._plans: dict[int, Plan] = {}
+        self._plans: dict[int, tuple[Any, Plan]] = {}  # id(task) -> (task, its probe)
         self._emulate_graph = False  # tests: run the graph path on CPU with an eager stand-in
         if task is not None:
             self._plan(task)
 
-    def _plan(self, task: Any) -> Plan:
-        plan = self._plans.get(id(task))
-        if plan is None:
-            plan = self._plans[id(task)] = probe(task)
-        return plan
+    def _plan(self, task: Any, plan: Plan | None = None) -> Plan:
+        entry = self._plans.get(id(task))
+        if entry is None or entry[0] is not task:
+            entry = self._plans[id(task)] = (task, plan or probe(task))
+        return entry[1]
 
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
         plan = self._plan(task)
@@ -582,7 +582,7 @@ def choose_auto(task: Any, **options: Any) -> Any:
         log.info("engine='auto': vectorized (CUDA, the model vmaps; compile=%s)",
                  options["compile"])
         eng = VectorizedEngine(**options)
-        eng._plans[id(task)] = plan
+        eng._plan(task, plan)
         return eng
     per_trial = trial_footprint(task)
     fit = int(CPU_CHUNK_BYTES // max(per_trial, 1))
@@ -596,7 +596,7 @@ def choose_auto(task: Any, **options: Any) -> Any:
     log.info("engine='auto': vectorized on CPU (%s: up to %d trials per chunk)", mib,
              options["chunk_size"])
     eng = VectorizedEngine(**options)
-    eng._plans[id(task)] = plan
+    eng._plan(task, plan)
     return eng
 
 
