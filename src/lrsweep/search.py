@@ -1,9 +1,9 @@
 """``search()``: rounds of sweeps that close in on the optimal LR.
 
 Round one is a coarse log grid over ``lr_range``. After each round the optimum is estimated
-(``lrsweep.analysis``); the next round puts new LRs inside its interval (and the near-optimal
-band, if the interval is narrower), more finely, or beyond the edge when the best point sits
-on one. Every earlier trial is kept and reused: an (lr, seed) is never trained twice, and no
+(``lrsweep.analysis``); the next round spreads new LRs over its interval, stretched over the
+near-optimal band (up to three interval half-widths, so that the fit sees the curvature),
+more finely each time; or beyond the range when the best point sits on its edge. Every earlier trial is kept and reused: an (lr, seed) is never trained twice, and no
 LR at or above one that diverged is tried again. It stops when the interval's ``high / low``
 is at most ``tolerance``, or after ``max_rounds`` rounds, or when ``max_trials`` is spent.
 """
@@ -280,8 +280,9 @@ def _next_round(results: dict[tuple[float, int], TrialResult], opt: Optimum, k: 
     if not lrs:
         inside = [v for v in x_tried if x_lo <= v <= x_hi]
         pts = sorted({x_lo, x_hi, *inside})
-        mids = [(a + b) / 2 for a, b in zip(pts, pts[1:]) if b - a > 1e-6]
-        lrs = _fresh([canonical_lr(10**v) for v in mids], tried, ceiling, 0.0)[: k]
+        gaps = sorted(((b - a, (a + b) / 2) for a, b in zip(pts, pts[1:]) if b - a > 1e-6),
+                      reverse=True)
+        lrs = _fresh([canonical_lr(10**m) for _, m in gaps[:k]], tried, ceiling, 0.0)
     if not lrs:
         return None
     return lrs, (10**x_lo, 10**x_hi), "refining the interval"
