@@ -17,8 +17,9 @@ from lrsweep.search import SearchResult, search
 
 
 class Curve:
-    """An objective with a known optimum: loss = floor + c (log10(lr) - x0)^2 (+ noise), a
-    diverged trial above ``x_div``; it counts every (lr, seed) it trains."""
+    """An objective with a known optimum at log10(lr) = x0: a quadratic well in log-LR (made
+    asymmetric by ``asym``) plus noise per (lr, seed), a diverged trial at and above
+    ``x_div``; it counts every (lr, seed) it trains."""
 
     def __init__(self, x0: float, x_div: float = math.inf, noise: float = 0.0,
                  asym: float = 0.0) -> None:
@@ -33,7 +34,9 @@ class Curve:
             trial.report(1, math.inf)  # raises TrialDiverged
         for step in range(3):
             trial.report(step, 2.0 - 0.1 * step)
-        clean = 0.2 + 0.1 * d * d * (1 + self.asym * d)
+        k = 3 * self.asym  # a smooth asymmetric well: ~ d^2 + k d^3 / 3 near d = 0
+        well = d * d if k == 0 else 2 * (math.exp(k * d) - 1 - k * d) / (k * k)
+        clean = 0.2 + 0.1 * well
         eps = np.random.default_rng([trial.seed, int(abs(d) * 1e9) % 2**31]).standard_normal()
         return clean + self.noise * eps
 
@@ -239,3 +242,16 @@ def test_every_trial_failing_stops_without_an_optimum():
     assert len(found.rounds) == 1
     assert not found.optimum().found
     assert all(t.status == "failed" for t in found.trials)
+
+
+def test_search_interval_coverage_on_seeded_instances():
+    rng = np.random.default_rng(2024)
+    hits, n = 0, 12
+    for _ in range(n):
+        x0 = float(rng.uniform(-4.5, -1.5))
+        f = Curve(x0, x_div=x0 + float(rng.uniform(0.6, 1.5)), noise=0.002,
+                  asym=float(rng.uniform(-0.4, 0.4)))
+        opt = search(f, (1e-6, 1.0), seeds=(0, 1, 2), direction="min",
+                     engine="sequential").optimum()
+        hits += opt.low <= 10**x0 <= opt.high
+    assert hits >= 10  # nominal 90%; 12 instances
