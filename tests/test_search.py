@@ -255,3 +255,14 @@ def test_search_interval_coverage_on_seeded_instances():
                      engine="sequential").optimum()
         hits += opt.low <= 10**x0 <= opt.high
     assert hits >= 10  # nominal 90%; 12 instances
+
+
+def test_cli_search_reads_its_options_from_a_config_file(tmp_path, capsys):
+    from lrsweep.cli import main
+
+    cfg = tmp_path / "search.toml"
+    cfg.write_text('task = "teacher-mlp"\nsteps = 2\nwidth = 8\nlr-min = 1e-3\nlr-max = 1.0\n'
+                   'points = 3\nmax-rounds = 1\nengine = "sequential"\nquiet = true\n')
+    assert main(["search", "--config", str(cfg), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "round 1:" in out and "round 2:" not in out

@@ -16,6 +16,9 @@ from .common import (
     task_from_args,
 )
 
+# defaults applied after --config is read (a flag left at None can come from the file)
+DEFAULTS = {"tolerance": 2**0.25, "max_rounds": 6, "refine_points": 5, "band_tol": 0.01}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,15 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "trials) and search.json (the rounds).")
     add_task_args(p)
     g = p.add_argument_group("search")
-    g.add_argument("--tolerance", type=float, default=2**0.25,
+    g.add_argument("--tolerance", type=float, default=None,
                    help="stop when the interval's high/low is at most this (default 2**0.25)")
-    g.add_argument("--max-rounds", type=int, default=6, help="at most this many rounds (6)")
+    g.add_argument("--max-rounds", type=int, default=None, help="at most this many rounds (6)")
     g.add_argument("--max-trials", type=int, default=None,
                    help="at most this many trials (LR x seed) in all (default: no limit)")
     g.add_argument("--points", type=int, default=None,
                    help="LRs in the first, coarse round (default: one per decade, >= 7)")
-    g.add_argument("--refine-points", type=int, default=5, help="new LRs per later round (5)")
-    g.add_argument("--band-tol", type=float, default=0.01,
+    g.add_argument("--refine-points", type=int, default=None, help="new LRs per later round (5)")
+    g.add_argument("--band-tol", type=float, default=None,
                    help="the band holds LRs within this relative tolerance of the best (0.01)")
     add_output_args(p)
     p.set_defaults(func=run_search)
@@ -46,7 +49,10 @@ def run_search(args: argparse.Namespace) -> int:
     from ..search import search
 
     t0 = time.perf_counter()
-    task, name = task_from_args(args)
+    task, name = task_from_args(args)  # also fills options from --config
+    for key, default in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
     lo, hi = lr_range_from_args(args, name)
     folder = out_dir(args)
     print(f"task {name}: {task}")
