@@ -8,8 +8,8 @@ at every scale. Then, per axis:
   base width = the smallest): the drift of the optimum across widths; the muP rule (LR
   unchanged) from the smallest width; a power law fitted on the three smallest widths.
 - batch (fixed epochs, Adam): the sqrt rule and the noise-scale rule (B_noise measured with
-  ``estimate_noise_scale`` on the task) from the smallest batch; a law fitted on the three
-  smallest batches.
+  ``estimate_noise_scale`` on the task, at initialisation and half-way through training)
+  from the smallest batch; a law fitted on the three smallest batches.
 - horizon (steps, full run only): a law fitted on the three shortest budgets.
 
 Each prediction is scored at the largest scale by |log2(predicted / measured)| (target <= 1,
@@ -164,14 +164,18 @@ def main() -> None:
     bover = {"width": 128, "metric": "loss", "epochs": 4 if quick else 8}
     if quick:
         bover["n_train"] = 2048
-    noise = estimate_noise_scale(get_task(task, batch_size=batches[0], **bover), steps=16)
-    log(f"  {task}: {noise}")
     optima = sweep_axis(task, "batch_size", batches, bover, grid, seeds, args.engine, log)
     sec = time.perf_counter() - t0
     rows.append(rule_row(task, "batch", "adam", batches, optima, sec, "sqrt rule"))
-    rows.append(rule_row(task, "batch", "adam", batches, optima, sec,
-                         f"noise-scale rule (B_noise {noise.b_noise:.0f})",
-                         rules={"batch": "noise_scale"}, b_noise=noise.b_noise))
+    # the noise scale grows as the loss falls: measure it at initialisation and half-way
+    # through the smallest batch's run at its optimum
+    small_task = get_task(task, batch_size=batches[0], **bover)
+    for when, n in (("init", 0), ("mid-run", small_task.steps // 2)):
+        noise = estimate_noise_scale(small_task, steps=16, lr=optima[0].lr, train_steps=n)
+        log(f"  {task} ({when}): {noise}")
+        rows.append(rule_row(task, "batch", "adam", batches, optima, sec,
+                             f"noise-scale rule (B_noise {noise.b_noise:.0f}, {when})",
+                             rules={"batch": "noise_scale"}, b_noise=noise.b_noise))
     rows.append(law_row(task, "batch", "adam", batches, optima, sec))
 
     if horizons:

@@ -184,6 +184,17 @@ def test_estimate_noise_scale_on_least_squares():
     assert high > 1.5 * low
 
 
+def test_noise_scale_grows_as_training_converges():
+    # near the least-squares solution |G|^2 -> 0 while the noise stays: B_noise grows
+    task = _linear_task(1.0)
+    at_init = estimate_noise_scale(task, small=8, big=64, steps=10).b_noise
+    trained = estimate_noise_scale(task, small=8, big=64, steps=10, lr=0.1,
+                                   train_steps=200).b_noise
+    assert trained > 5 * at_init
+    with pytest.raises(ConfigError, match="lr"):
+        estimate_noise_scale(task, train_steps=10)
+
+
 def test_estimate_noise_scale_arguments():
     task = _linear_task(1.0)
     with pytest.raises(ConfigError, match="multiple"):

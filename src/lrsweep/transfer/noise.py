@@ -67,8 +67,8 @@ def noise_scale_from_norms(g_small_sq: float, g_big_sq: float, small: int,
 
 
 def estimate_noise_scale(task: Any, *, small: int | None = None, big: int | None = None,
-                         steps: int = 8, model: nn.Module | None = None,
-                         seed: int = 0) -> NoiseScale:
+                         steps: int = 8, model: nn.Module | None = None, seed: int = 0,
+                         lr: float | None = None, train_steps: int = 0) -> NoiseScale:
     """Measure ``B_simple`` on ``task`` (an ``lrsweep.Task``).
 
     Args:
@@ -80,6 +80,8 @@ def estimate_noise_scale(task: Any, *, small: int | None = None, big: int | None
         model: where to measure (default: the task's initial weights). The noise scale
             grows during training; pass a partly trained model for a truer value.
         seed: the data order.
+        lr, train_steps: first train the task's model for ``train_steps`` optimizer steps
+            at ``lr`` (with the task's optimizer, warmup and schedule), then measure there.
     """
     if not hasattr(task, "train") or not hasattr(task, "compute_loss"):
         raise bad_arg("task", type(task).__name__, "an lrsweep.Task",
@@ -109,7 +111,14 @@ def estimate_noise_scale(task: Any, *, small: int | None = None, big: int | None
         raise bad_arg("small", small, f"at most half the {data.n} training samples",
                       "Use a smaller batch.")
 
+    if isinstance(train_steps, bool) or not isinstance(train_steps, int) or train_steps < 0:
+        raise bad_arg("train_steps", train_steps, "an integer >= 0", "Pass e.g. train_steps=100.")
+    if train_steps and not (isinstance(lr, (int, float)) and lr > 0):
+        raise bad_arg("lr", lr, "a positive LR to train with before measuring",
+                      "Pass lr= (e.g. the optimum of a sweep) with train_steps=.")
     net = model if model is not None else task.initial_model(seed)
+    if train_steps:
+        _train(task, net, float(lr), train_steps, seed)  # type: ignore[arg-type]
     device = next(net.parameters()).device
     params = [p for p in net.parameters() if p.requires_grad]
     was_training = net.training
@@ -158,3 +167,30 @@ def _micro_batches(task: Any, small: int, seed: int) -> Any:
                 if batch_size_of(batch) == small:
                     yield batch
         epoch += 1
+
+
+def _train(task: Any, net: nn.Module, lr: float, n_steps: int, seed: int) -> None:
+    """``n_steps`` optimizer steps of the task's training loop (as in a trial)."""
+    from ..engines.sequential import step_batches
+    from ..schedule import multiplier
+
+    total = max(n_steps, task.steps)
+    with isolated_rng():
+        seed_everything(seed)
+        net.train()
+        opt = task.make_optimizer(net, lr)
+        base_lrs = [g["lr"] for g in opt.param_groups]
+        for step, group in enumerate(step_batches(task, seed)):
+            if step >= n_steps:
+                break
+            mult = multiplier(step, total, task.warmup_steps, task.schedule)
+            for g, b in zip(opt.param_groups, base_lrs):
+                g["lr"] = b * mult
+            opt.zero_grad(set_to_none=True)
+            for batch in group:
+                with task.autocast():
+                    loss, _ = task.compute_loss(net, to_device(batch, task.device))
+                (loss.float() / len(group)).backward()
+            if task.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), task.clip_grad_norm)
+            opt.step()
