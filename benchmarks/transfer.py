@@ -29,6 +29,7 @@ import argparse
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -98,10 +99,17 @@ def sweep_axis(task_name, axis, scales, base_overrides, grid, seeds, engine, log
     return optima
 
 
-def law_row(task, axis, setting, scales, optima, seconds, label=None):
+def law_row(task, axis, setting, scales, optima, seconds, plots=None):
     law = fit_law(list(zip(scales[:3], optima[:3])), x=axis)
     p = law.predict(scales[-1])
-    return Row(task, axis, setting, scales, optima, label or
+    if plots:
+        path = Path(plots) / f"{task}-{axis}-{setting}.png"
+        fig = law.plot(path, target=scales[-1], measured=optima[-1].lr,
+                       title=f"{task}: optimal lr vs {axis} ({setting})")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return Row(task, axis, setting, scales, optima,
                f"law on {scales[0]}-{scales[2]} (b={law.exponent():+.2f})", p.lr, p.low, p.high,
                seconds)
 
@@ -121,7 +129,10 @@ def main() -> None:
     ap.add_argument("--engine", default="sequential")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is "
                     "shared)")
+    ap.add_argument("--plots", metavar="DIR", help="write a log-log plot of each fitted law here")
     args = ap.parse_args()
+    if args.plots:
+        Path(args.plots).mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     seeds = tuple(range(args.seeds))
     quick = args.quick
@@ -156,7 +167,7 @@ def main() -> None:
             else:
                 rows.append(Row(task, "width", par, widths, optima, "no rule (lr x1)",
                                 optima[0].lr, optima[0].low, optima[0].high, sec))
-            rows.append(law_row(task, "width", par, widths, optima, sec))
+            rows.append(law_row(task, "width", par, widths, optima, sec, args.plots))
 
     # batch: fixed epochs, so the number of samples seen is the same at every batch size
     task = "teacher-mlp"
@@ -176,7 +187,7 @@ def main() -> None:
         rows.append(rule_row(task, "batch", "adam", batches, optima, sec,
                              f"noise-scale rule (B_noise {noise.b_noise:.0f}, {when})",
                              rules={"batch": "noise_scale"}, b_noise=noise.b_noise))
-    rows.append(law_row(task, "batch", "adam", batches, optima, sec))
+    rows.append(law_row(task, "batch", "adam", batches, optima, sec, args.plots))
 
     if horizons:
         t0 = time.perf_counter()
@@ -185,7 +196,7 @@ def main() -> None:
         sec = time.perf_counter() - t0
         rows.append(Row(task, "steps", "adam", horizons, optima, "no rule (lr x1)",
                         optima[0].lr, optima[0].low, optima[0].high, sec))
-        rows.append(law_row(task, "steps", "adam", horizons, optima, sec))
+        rows.append(law_row(task, "steps", "adam", horizons, optima, sec, args.plots))
 
     print()
     print(f"transfer benchmark ({'quick' if quick else 'full'}), CPU, {len(seeds)} seed(s), "

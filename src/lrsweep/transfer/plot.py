@@ -86,6 +86,12 @@ def plot_law(law: Any, path: str | Path | None = None, *, target: float | None =
                 markersize=12, label="measured at target")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ticks = sorted(set(float(v) for v in d["x"]) | ({d["target"]} if "target" in d else set()))
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(d["axis"])
     ax.set_ylabel("optimal lr")
     ax.set_title(title or f"optimal lr vs {d['axis']}")
