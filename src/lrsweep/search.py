@@ -273,19 +273,29 @@ def _next_round(results: dict[tuple[float, int], TrialResult], opt: Optimum, k: 
     width = x_hi - x_lo
     if width <= 0:
         return None
-    # k points spread over the region; drop those within a third of the new spacing of an
-    # LR already tried (they would add little); if all fall close, refine the gaps instead
-    xs = np.linspace(x_lo, x_hi, k + 2)[1:-1]
-    lrs = _fresh([canonical_lr(10**v) for v in xs], tried, ceiling, width / (k + 1) / 3)
-    if not lrs:
-        inside = [v for v in x_tried if x_lo <= v <= x_hi]
-        pts = sorted({x_lo, x_hi, *inside})
-        gaps = sorted(((b - a, (a + b) / 2) for a, b in zip(pts, pts[1:]) if b - a > 1e-6),
-                      reverse=True)
-        lrs = _fresh([canonical_lr(10**m) for _, m in gaps[:k]], tried, ceiling, 0.0)
+    lrs = _fresh([canonical_lr(10**v) for v in _spread(x_lo, x_hi, x_tried, k)], tried,
+                 ceiling, 0.0)
     if not lrs:
         return None
     return lrs, (10**x_lo, 10**x_hi), "refining the interval"
+
+
+def _spread(x_lo: float, x_hi: float, x_tried: np.ndarray, k: int) -> list[float]:
+    """``k`` new positions (log10) in [x_lo, x_hi]: an even grid, less the points that fall
+    within a third of its spacing of one already tried; topped up by splitting the widest
+    gaps, so a region that barely moved between rounds still gets ``k`` new points."""
+    step = (x_hi - x_lo) / (k + 1)
+    chosen = [float(v) for v in np.linspace(x_lo, x_hi, k + 2)[1:-1]
+              if not x_tried.size or np.min(np.abs(x_tried - v)) >= step / 3]
+    pts = sorted([float(v) for v in x_tried if x_lo < v < x_hi] + chosen)
+    while len(chosen) < k:
+        bounds = [x_lo, *pts, x_hi]
+        size, mid = max((b - a, (a + b) / 2) for a, b in zip(bounds, bounds[1:]))
+        if size < 1e-4:  # 0.02% apart in LR: nothing left worth training
+            break
+        chosen.append(mid)
+        pts = sorted([*pts, mid])
+    return chosen
 
 
 def _fresh(lrs: list[float], tried: list[float], ceiling: float | None,
