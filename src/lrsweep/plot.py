@@ -181,8 +181,7 @@ def plot_sweep(result: Any, path: str | Path | None = None, *, optimum: bool | O
                rounds: dict[float, int] | None = None, title: str | None = None) -> Any:
     """Plot a ``SweepResult``: metric against LR with the optimum, its interval and band,
     diverged trials as crosses, and the training-loss curves. Returns the Figure."""
-    Figure = _figure_class()  # fail early, before any work, without matplotlib
-    del Figure
+    _figure_class()  # without matplotlib, fail before computing anything
     return render(sweep_plot_data(result, optimum=optimum, rounds=rounds), path, title=title)
 
 
