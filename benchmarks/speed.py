@@ -248,7 +248,7 @@ def sequential_steady(case, train, val, device):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--quick", action="store_true", help="6,400 training samples (CPU)")
+    ap.add_argument("--quick", action="store_true", help="3,200 training samples (CPU)")
     ap.add_argument("--samples", type=int, default=None)
     ap.add_argument("--cases", default="mlp-256,mlp-1024,cnn,transformer")
     ap.add_argument("--compile", action="store_true",
@@ -262,7 +262,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     cuda = torch.device(args.device).type == "cuda"
-    n = args.samples or (6_400 if args.quick else 60_000)
+    n = args.samples or (3_200 if args.quick else 60_000)
     dev_name = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
     print(f"# device={args.device} ({dev_name}), torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}, {len(LRS)} LRs, {n} samples, batch {BATCH}, "

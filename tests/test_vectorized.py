@@ -443,7 +443,7 @@ def test_custom_evaluate_runs_trial_by_trial():
                  low_lrs=lrs)
 
 
-def test_auto_on_cpu_chunks_by_memory_footprint(monkeypatch, caplog):
+def test_auto_on_cpu_stacks_only_tiny_models(monkeypatch, caplog):
     import lrsweep.engines.vectorized as vz
 
     train, val = blobs()
@@ -453,15 +453,13 @@ def test_auto_on_cpu_chunks_by_memory_footprint(monkeypatch, caplog):
     params = sum(p.numel() for p in task.initial_model(0).parameters())
     assert per_trial > 4 * 4 * params  # parameters, gradients, 2 Adam states + activations
     with caplog.at_level(logging.INFO, logger="lrsweep"):
-        eng = get_engine("auto", task)  # a small model: stacked, all trials in one chunk
-    assert eng.name == "vectorized" and eng.chunk_size >= 10
-    assert "engine='auto': vectorized on CPU" in caplog.text
-    monkeypatch.setattr(vz, "CPU_CHUNK_BYTES", 3.5 * per_trial)
-    eng = get_engine("auto", task)
-    assert eng.name == "vectorized" and eng.chunk_size == 3
-    res = lrsweep.sweep(task, lrs=[1e-3, 1e-2, 1e-1, 1.0], engine=eng)
-    assert sorted(r.extra["chunk_size"] for r in res.trials) == [2, 2, 2, 2]  # balanced
-    monkeypatch.setattr(vz, "CPU_CHUNK_BYTES", 1.5 * per_trial)
+        eng = get_engine("auto", task)  # a tiny model: stacked
+    assert eng.name == "vectorized" and "engine='auto': vectorized on CPU" in caplog.text
+    res = lrsweep.sweep(task, lrs=[1e-3, 1e-2, 1e-1, 1.0], seeds=(0,), engine=eng)
+    assert {r.engine for r in res.trials} == {"vectorized"}
+    few = lrsweep.sweep(task, lrs=[1e-3, 1e-2], engine=eng)  # too few LRs to stack
+    assert {r.engine for r in few.trials} == {"sequential"}
+    monkeypatch.setattr(vz, "CPU_TINY_TRIAL_BYTES", per_trial - 1)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         assert get_engine("auto", task).name == "sequential"

@@ -41,7 +41,7 @@ from ..rng import isolated_rng, seed_everything
 from ..trial import Status, TrialResult, TrialSpec
 from .base import ResultCallback
 from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizer
-from .sequential import EMA_BETA, SequentialEngine, step_batches
+from .sequential import EMA_BETA, SequentialEngine, run_trial, step_batches
 
 log = logging.getLogger("lrsweep")
 
@@ -50,11 +50,13 @@ GRAPH_MIN_STEPS = 8  # fewer full-size steps than this: capture does not pay
 COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
 STEADY_FROM = GRAPH_WARMUP_STEPS + 2  # steps after warm-up, capture or compile: timed
 ALL_DEAD_CHECK_EVERY = 32
-# CPU: stacked trials beat one-after-another while the memory they touch per step stays
-# small (measured, 1 thread, benchmarks/RESULTS.md "speed (issue 4)": per-step time of 10
-# stacked trials / 10 sequential steps = 0.3-0.8 up to ~25 MiB, 0.9 at ~50 MiB, 1.0-1.5 at
-# ~90 MiB, 1.3-3 beyond); auto keeps each chunk under this budget.
-CPU_CHUNK_BYTES = 48 * 2**20  # steps between the (only) host syncs: stop a chunk when all diverged
+# CPU (measured, 1 thread, 10 LRs; benchmarks/RESULTS.md "speed (issue 4)"): stacking pays
+# only for tiny models, where a step is Python and dispatch overhead: a sweep takes 0.4-0.75x
+# the sequential time up to ~1.4 MiB touched per trial-step, 1.1x at 2.5 MiB, 1.4-6x for
+# the 5-35 MiB benchmark models (the stacked working set falls out of the caches); and it
+# needs a few trials to stack (2 stacked: 1.1-1.3x).
+CPU_TINY_TRIAL_BYTES = int(1.5 * 2**20)
+CPU_MIN_TRIALS = 4  # steps between the (only) host syncs: stop a chunk when all diverged
 
 
 # ------------------------------------------------------------------------------ support ----
@@ -372,6 +374,7 @@ class VectorizedEngine:
         self.cuda_graph = cuda_graph
         self.compile = bool(compile)
         self._plans: dict[int, tuple[Any, Plan]] = {}  # id(task) -> (task, its probe)
+        self.min_trials = 1  # a seed with fewer LRs runs sequentially (auto on CPU sets it)
         self._emulate_graph = False  # tests: run the graph path on CPU with an eager stand-in
         if task is not None:
             self._plan(task)
@@ -403,6 +406,10 @@ class VectorizedEngine:
 
     def _run_seed(self, task: Any, plan: Plan, seed: int, lrs: list[float],
                   on_result: ResultCallback) -> None:
+        if len(lrs) < self.min_trials:
+            for lr in lrs:
+                on_result(run_trial(task, TrialSpec(lr, seed), "sequential"))
+            return
         size = self._initial_chunk(task, plan, len(lrs))
         i = 0
         while i < len(lrs):
@@ -569,9 +576,9 @@ def choose_auto(task: Any, **options: Any) -> Any:
     """The engine ``engine="auto"`` uses for ``task``; logs the reason.
 
     On CUDA: vectorized whenever the task can be vectorized (probe), compiled only for
-    runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: vectorized in chunks that keep the
-    memory the stacked trials touch per step under ``CPU_CHUNK_BYTES`` (see
-    ``trial_footprint``), sequential when not even two trials fit.
+    runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: vectorized only for tiny models
+    (``trial_footprint`` at most ``CPU_TINY_TRIAL_BYTES``) and seeds with at least
+    ``CPU_MIN_TRIALS`` LRs; otherwise sequential.
     """
     reason = unsupported_reason(task)
     if reason:
@@ -585,17 +592,17 @@ def choose_auto(task: Any, **options: Any) -> Any:
         eng._plan(task, plan)
         return eng
     per_trial = trial_footprint(task)
-    fit = int(CPU_CHUNK_BYTES // max(per_trial, 1))
-    mib = f"{per_trial / 2**20:.1f} MiB per trial-step, budget {CPU_CHUNK_BYTES / 2**20:.0f} MiB"
-    if fit < 2:
-        log.info("engine='auto': sequential on CPU (%s: stacking would only thrash the "
-                 "caches)", mib)
+    mib = f"{per_trial / 2**20:.2f} MiB per trial-step"
+    if per_trial > CPU_TINY_TRIAL_BYTES:
+        log.info("engine='auto': sequential on CPU (%s: compute- and cache-bound, where "
+                 "stacking does not pay)", mib)
         return SequentialEngine()
     plan = probe(task)
-    options["chunk_size"] = min(options.get("chunk_size") or fit, fit)
-    log.info("engine='auto': vectorized on CPU (%s: up to %d trials per chunk)", mib,
-             options["chunk_size"])
+    log.info("engine='auto': vectorized on CPU (%s: a tiny model, bound by per-step "
+             "overhead, which stacking removes; seeds with fewer than %d LRs run "
+             "sequentially)", mib, CPU_MIN_TRIALS)
     eng = VectorizedEngine(**options)
+    eng.min_trials = CPU_MIN_TRIALS
     eng._plan(task, plan)
     return eng
 
