@@ -5,7 +5,8 @@ differs. Their parameters are stacked into ``[N, ...]`` tensors and the model ru
 ``torch.func.vmap`` + ``functional_call`` (``randomness="same"``: the dropout masks are drawn
 once per step from the generator seeded by the trial's seed, exactly as the sequential engine
 draws them for each of its trials). The update is ``batched_optim.BatchedOptimizer`` with the
-LR as an ``[N]`` tensor.
+LR as an ``[N]`` tensor. (On CUDA, where eager dropout is a fused kernel with its own
+mapping of random numbers, ``NativeDropoutMasks`` makes vmap draw the same masks.)
 
 Divergence is a mask: the rule of ``sequential.DivergenceMonitor`` (non-finite loss, or an EMA
 of the loss above ``divergence_factor`` x the first loss) is evaluated in float64 tensors on
@@ -17,6 +18,9 @@ once in a CUDA graph and replayed with static input buffers; a batch of another 
 last partial batch) runs eagerly. ``compile=True`` wraps the step in ``torch.compile`` first.
 Trials are chunked to fit memory (out-of-memory halves the chunk); every chunk re-seeds and
 replays the same data, so results do not depend on the chunking.
+
+``engine="auto"`` (``choose_auto``): vectorized on CUDA whenever the model vmaps; on CPU
+only for tiny models, the one case where stacking is faster there (measured).
 """
 
 from __future__ import annotations
@@ -49,14 +53,14 @@ GRAPH_WARMUP_STEPS = 3  # eager steps (real ones) on a side stream before captur
 GRAPH_MIN_STEPS = 8  # fewer full-size steps than this: capture does not pay
 COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
 STEADY_FROM = GRAPH_WARMUP_STEPS + 2  # steps after warm-up, capture or compile: timed
-ALL_DEAD_CHECK_EVERY = 32
+ALL_DEAD_CHECK_EVERY = 32  # steps between the (only) host syncs: stop when all diverged
 # CPU (measured, 1 thread, 10 LRs; benchmarks/RESULTS.md "speed (issue 4)"): stacking pays
 # only for tiny models, where a step is Python and dispatch overhead: a sweep takes 0.4-0.75x
 # the sequential time up to ~1.4 MiB touched per trial-step, 1.1x at 2.5 MiB, 1.4-6x for
 # the 5-35 MiB benchmark models (the stacked working set falls out of the caches); and it
 # needs a few trials to stack (2 stacked: 1.1-1.3x).
 CPU_TINY_TRIAL_BYTES = int(1.5 * 2**20)
-CPU_MIN_TRIALS = 4  # steps between the (only) host syncs: stop a chunk when all diverged
+CPU_MIN_TRIALS = 4
 
 
 # ------------------------------------------------------------------------------ support ----
