@@ -138,6 +138,22 @@ def test_dataloader_data_and_per_seed_init_match():
     assert_agree(seq, run(VectorizedEngine(task), task, lrs, seeds=(0, 3)), low_lrs=lrs)
 
 
+def test_device_step_batches_are_the_sequential_batches():
+    from lrsweep.engines.sequential import step_batches
+    from lrsweep.engines.vectorized import device_step_batches
+
+    train, val = blobs()
+    task = lrsweep.Task(mlp_factory(), torch.optim.SGD, train, val, batch_size=48, steps=9,
+                        accumulation_steps=2, device="cpu")  # 6 batches/epoch (last: 16)
+    ours = list(device_step_batches(task, 5))
+    ref = list(step_batches(task, 5))
+    assert len(ours) == len(ref) == 9
+    for a, b in zip(ours, ref):
+        assert len(a) == len(b) == 2
+        for x, y in zip(a, b):
+            assert all(torch.equal(u, v) for u, v in zip(x, y))
+
+
 def test_accumulation_and_clipping_match():
     train, val = blobs()
     task = lrsweep.Task(mlp_factory(), torch.optim.SGD, train, val, batch_size=32, steps=10,

@@ -30,7 +30,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -39,7 +39,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from ..data import batch_size_of, to_device
+from ..data import TensorData, batch_size_of, to_device
 from ..errors import EngineUnavailable, bad_arg
 from ..rng import isolated_rng, seed_everything
 from ..trial import Status, TrialResult, TrialSpec
@@ -496,7 +496,7 @@ class VectorizedEngine:
         facts: dict[str, Any] = {"cuda_graph": False, "compiled": self.compile}
         t_once = t_steady = 0.0
         last = -1
-        for k, group in enumerate(step_batches(task, seed)):
+        for k, group in enumerate(device_step_batches(task, seed)):
             if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
                     chunk.active.any()):
                 break  # the only host sync in the loop: every trial has diverged
@@ -547,6 +547,30 @@ def _balanced(n: int, most: int) -> int:
     most = max(1, min(most, n))
     chunks = -(-n // most)
     return -(-n // chunks)
+
+
+def device_step_batches(task: Any, seed: int) -> Iterator[list[Any]]:
+    """``sequential.step_batches`` for in-memory data, with each epoch's sample order moved
+    to the device once: slicing a batch then needs no host-to-device copy, which would
+    synchronise the host with the device on every step. Same batches, same grouping."""
+    train = task.train
+    accum = task.accumulation_steps
+    if not isinstance(train, TensorData) or len(train) < accum:
+        yield from step_batches(task, seed)
+        return
+    bs, done, epoch = train.batch_size, 0, 0
+    while True:
+        order = train.order(seed, epoch).to(task.device)
+        group: list[Any] = []
+        for i in range(len(train)):
+            group.append(train.take(order[i * bs:(i + 1) * bs]))
+            if len(group) == accum:
+                yield group
+                group = []
+                done += 1
+                if done >= task.steps:
+                    return
+        epoch += 1
 
 
 def _sync(task: Any) -> None:
