@@ -352,6 +352,31 @@ def test_graph_path_with_static_buffers_matches_eager():
     assert eager[(1e-3, 0)].steps == task.steps and eager[(1e3, 0)].status is Status.DIVERGED
 
 
+def test_failed_capture_falls_back_to_eager(monkeypatch, caplog):
+    import lrsweep.engines.vectorized as vz
+
+    task = lm_task(steps=12)
+    lrs = [1e-3, 1e-2]
+    eager = run(VectorizedEngine(), task, lrs)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(vz, "_capture", broken)
+    eng = VectorizedEngine()
+    eng._emulate_graph = True
+    with caplog.at_level(logging.WARNING, logger="lrsweep"):
+        got = run(eng, task, lrs)
+    assert "capture failed" in caplog.text
+    for key, a in eager.items():
+        b = got[key]
+        assert not b.extra["cuda_graph"]
+        assert (a.status, a.curve, a.metric) == (b.status, b.curve, b.metric)
+    eng = VectorizedEngine(cuda_graph=True)
+    eng._emulate_graph = True
+    assert all(r.status is Status.FAILED for r in run(eng, task, lrs).values())
+
+
 def test_out_of_memory_halves_the_chunk(monkeypatch, caplog):
     import lrsweep.engines.vectorized as vz
 

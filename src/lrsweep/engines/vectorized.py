@@ -520,9 +520,18 @@ class VectorizedEngine:
                     self.cuda_graph is True or task.steps - k >= GRAPH_MIN_STEPS):
                 static = [pytree.tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor)
                                           else x, b) for b in group]
-                graph = _capture(fn, static, task, emulate=not cuda)
-                graph.replay()  # capturing only records: this runs step k
-                facts["cuda_graph"] = True
+                try:
+                    graph = _capture(fn, static, task, emulate=not cuda)
+                except Exception as e:  # capturing runs nothing: go on eagerly
+                    if self.cuda_graph is True:
+                        raise
+                    log.warning("vectorized: CUDA-graph capture failed (%s: %s); running "
+                                "eagerly", type(e).__name__, e)
+                    use_graph, static = False, []
+                    fn(group)
+                else:
+                    graph.replay()  # capturing only records: this runs step k
+                    facts["cuda_graph"] = True
             elif side is not None and k < GRAPH_WARMUP_STEPS:
                 side.wait_stream(torch.cuda.current_stream(task.device))
                 with torch.cuda.stream(side):
