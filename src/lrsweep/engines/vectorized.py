@@ -522,6 +522,8 @@ class VectorizedEngine:
                                           else x, b) for b in group]
                 try:
                     graph = _capture(fn, static, task, emulate=not cuda)
+                except torch.OutOfMemoryError:
+                    raise  # a smaller chunk
                 except Exception as e:  # capturing runs nothing: go on eagerly
                     if self.cuda_graph is True:
                         raise
