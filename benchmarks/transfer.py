@@ -120,57 +120,9 @@ def rule_row(task, axis, setting, scales, optima, seconds, name, **transfer_kw):
                seconds)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smaller scales, fewer LRs")
-    ap.add_argument("--tasks", default="teacher-mlp,digits-mlp",
-                    help="built-in tasks for the width axis (default teacher-mlp,digits-mlp)")
-    ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--engine", default="sequential")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is "
-                    "shared)")
-    ap.add_argument("--plots", metavar="DIR", help="write a log-log plot of each fitted law here")
-    args = ap.parse_args()
-    if args.plots:
-        Path(args.plots).mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads)
-    seeds = tuple(range(args.seeds))
-    quick = args.quick
-    widths = [32, 64, 128, 256] if quick else [32, 64, 128, 256, 512]
-    batches = [16, 32, 64, 128] if quick else [16, 32, 64, 128, 256]
-    horizons = [] if quick else [50, 100, 200, 400]
-    grid = log_grid(1e-4, 1e-1, 10 if quick else 13)
-    # budget per trial on the width axis: teacher-mlp 200 steps; digits-mlp its default (2
-    # epochs, 90 steps) -- longer, its 1437 training images overfit and the validation-loss
-    # optimum mixes in regularisation, which moves with width
-    width_steps = {"teacher-mlp": 120 if quick else 200}
-    tasks = [t for t in args.tasks.split(",") if t]
-    if quick:
-        tasks = tasks[:1]
-    rows: list[Row] = []
-    log = print
-    t_all = time.perf_counter()
-
-    for task in tasks:
-        for par in ("sp", "mup"):
-            t0 = time.perf_counter()
-            base = {"metric": "loss", "parametrization": par}
-            if task in width_steps:
-                base["steps"] = width_steps[task]
-            if par == "mup":
-                base["base_width"] = widths[0]
-            optima = sweep_axis(task, "width", widths, base, grid, seeds, args.engine, log)
-            sec = time.perf_counter() - t0
-            if par == "mup":
-                rows.append(rule_row(task, "width", par, widths, optima, sec, "muP rule (lr x1)",
-                                     parametrization="mup"))
-            else:
-                rows.append(Row(task, "width", par, widths, optima, "no rule (lr x1)",
-                                optima[0].lr, optima[0].low, optima[0].high, sec))
-            rows.append(law_row(task, "width", par, widths, optima, sec, args.plots))
-
-    # batch: fixed epochs, so the number of samples seen is the same at every batch size
-    task = "teacher-mlp"
+def batch_rows(task, batches, quick, grid, seeds, args, log):
+    """Batch axis at fixed epochs (the number of samples seen is the same at every batch)."""
+    rows = []
     t0 = time.perf_counter()
     bover = {"width": 128, "metric": "loss", "epochs": 4 if quick else 8}
     if quick:
@@ -188,8 +140,87 @@ def main() -> None:
                              f"noise-scale rule (B_noise {noise.b_noise:.0f}, {when})",
                              rules={"batch": "noise_scale"}, b_noise=noise.b_noise))
     rows.append(law_row(task, "batch", "adam", batches, optima, sec, args.plots))
+    return rows
 
-    if horizons:
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller scales, fewer LRs")
+    ap.add_argument("--tasks", default="teacher-mlp,digits-mlp",
+                    help="built-in tasks for the width axis (default teacher-mlp,digits-mlp)")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--engine", default="sequential")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is "
+                    "shared)")
+    ap.add_argument("--axes", default=None,
+                    help="comma list among width,batch,steps,gpt (default width,batch,steps; "
+                         "--quick: width,batch). gpt = the stdlib-gpt width axis, widths "
+                         "32..128, 80 steps, 8 LRs: ~8 min per seed on a CPU")
+    ap.add_argument("--plots", metavar="DIR", help="write a log-log plot of each fitted law here")
+    args = ap.parse_args()
+    if args.plots:
+        Path(args.plots).mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    seeds = tuple(range(args.seeds))
+    quick = args.quick
+    widths = [32, 64, 128, 256] if quick else [32, 64, 128, 256, 512]
+    batches = [16, 32, 64, 128] if quick else [16, 32, 64, 128, 256]
+    horizons = [50, 100, 200, 400]
+    axes = set((args.axes or ("width,batch" if quick else "width,batch,steps")).split(","))
+    unknown = axes - {"width", "batch", "steps", "gpt"}
+    if unknown:
+        ap.error(f"--axes: unknown {sorted(unknown)}")
+    grid = log_grid(1e-4, 1e-1, 10 if quick else 13)
+    # budget per trial on the width axis: teacher-mlp 200 steps; digits-mlp its default (2
+    # epochs, 90 steps) -- longer, its 1437 training images overfit and the validation-loss
+    # optimum mixes in regularisation, which moves with width
+    width_steps = {"teacher-mlp": 120 if quick else 200}
+    tasks = [t for t in args.tasks.split(",") if t]
+    if quick:
+        tasks = tasks[:1]
+    rows: list[Row] = []
+    log = print
+    t_all = time.perf_counter()
+
+    for task in tasks if "width" in axes else []:
+        for par in ("sp", "mup"):
+            t0 = time.perf_counter()
+            base = {"metric": "loss", "parametrization": par}
+            if task in width_steps:
+                base["steps"] = width_steps[task]
+            if par == "mup":
+                base["base_width"] = widths[0]
+            optima = sweep_axis(task, "width", widths, base, grid, seeds, args.engine, log)
+            sec = time.perf_counter() - t0
+            if par == "mup":
+                rows.append(rule_row(task, "width", par, widths, optima, sec, "muP rule (lr x1)",
+                                     parametrization="mup"))
+            else:
+                rows.append(Row(task, "width", par, widths, optima, "no rule (lr x1)",
+                                optima[0].lr, optima[0].low, optima[0].high, sec))
+            rows.append(law_row(task, "width", par, widths, optima, sec, args.plots))
+
+    if "gpt" in axes:
+        gwidths, ggrid = [32, 64, 128], log_grid(3e-4, 1e-1, 8)
+        for par in ("sp", "mup"):
+            t0 = time.perf_counter()
+            base = {"steps": 80, "n_train": 2048, "parametrization": par}
+            if par == "mup":
+                base["base_width"] = gwidths[0]
+            optima = sweep_axis("stdlib-gpt", "width", gwidths, base, ggrid, seeds, args.engine,
+                                log)
+            sec = time.perf_counter() - t0
+            if par == "mup":
+                rows.append(rule_row("stdlib-gpt", "width", par, gwidths, optima, sec,
+                                     "muP rule (lr x1)", parametrization="mup"))
+            else:
+                rows.append(Row("stdlib-gpt", "width", par, gwidths, optima, "no rule (lr x1)",
+                                optima[0].lr, optima[0].low, optima[0].high, sec))
+
+    task = "teacher-mlp"
+    if "batch" in axes:
+        rows += batch_rows(task, batches, quick, grid, seeds, args, log)
+    if "steps" in axes:
         t0 = time.perf_counter()
         over = {"width": 128, "metric": "loss"}
         optima = sweep_axis(task, "steps", horizons, over, grid, seeds, args.engine, log)

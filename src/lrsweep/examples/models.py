@@ -80,8 +80,8 @@ class TinyGPT(nn.Module):
     def __init__(self, vocab: int = 256, width: int = 64, depth: int = 2, n_head: int = 4,
                  context: int = 64, dropout: float = 0.0, base_width: int | None = None) -> None:
         super().__init__()
-        attn_scale = None
-        if base_width is not None:
+        attn_scale = None  # at the base width muP is the standard model, bit for bit
+        if base_width is not None and base_width != width:
             attn_scale = math.sqrt(base_width // n_head) / (width // n_head)
         self.tok = nn.Embedding(vocab, width)
         self.pos = nn.Embedding(context, width)
