@@ -161,3 +161,20 @@ def test_mup_optimizer_checks_the_parameters():
     assert sorted({g["lr"] for g in opt.param_groups}) == [0.00025, 0.001]
     with pytest.raises(ConfigError, match="params"):
         make(list(nn.Linear(3, 3).parameters()), lr=1e-3)
+
+
+def test_tiny_gpt_mup_is_sp_at_the_base_width():
+    from lrsweep.examples.models import TinyGPT
+
+    idx = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    sp = TinyGPT(256, 32, 1, 4, 16)
+    torch.manual_seed(0)
+    mu = TinyGPT(256, 32, 1, 4, 16, base_width=32)
+    assert torch.equal(sp(idx), mu(idx))
+    wide = TinyGPT(256, 128, 1, 4, 16, base_width=32)
+    assert wide.readout_mult == pytest.approx(0.25)
+    assert wide.blocks[0].attn_scale == pytest.approx(8**0.5 / 32)   # sqrt(d_base) / d_head
+    e = {x.name: x for x in mup_param_groups(wide, TinyGPT(256, 32, 1, 4, 16), lr=1e-3).entries}
+    assert e["tok.weight"].kind == "vector" and e["readout.weight"].kind == "readout"
+    assert e["blocks.0.fc_out.weight"].lr_mult == pytest.approx(0.25)  # fan_in 4w: x 1/4
