@@ -13,9 +13,12 @@ Two parts, one table each:
    90th percentile of |log2(found / true)|, how often the 90% interval contains the truth,
    the trials used and the median interval width (log2(high / low)); with 3 seeds (the
    targets) and with 1.
-2. The built-in tasks (``lrsweep.examples``), with small budgets: the "truth" is the optimum
-   of a dense grid (``--dense`` LRs x 3 seeds); reported: |log2(search / dense)| and the
-   trial-steps search used as a fraction of the dense grid's.
+2. The built-in tasks (``lrsweep.examples``), with small budgets and the validation loss as
+   the metric: the "truth" is the optimum of a dense grid (``--dense`` LRs x 3 seeds);
+   ``search`` runs with the same 3 seeds (the same data orders, so it estimates the same
+   quantity) under a trial budget of 35% of the dense grid's, and, for comparison, with one
+   seed. Reported: |log2(search / dense)| and the trial-steps search used as a fraction of
+   the dense grid's.
 
     python benchmarks/search_quality.py --quick      # 100 curves, small task budgets
     python benchmarks/search_quality.py              # 200 curves, larger task budgets
@@ -126,8 +129,10 @@ TASK_BUDGETS = {
 }
 
 
-def run_task(name: str, overrides: dict, dense_points: int, search_seeds: tuple[int, ...],
-             engine: str) -> dict:
+def run_task(name: str, overrides: dict, dense_points: int, engine: str) -> list[dict]:
+    """Dense grid (3 seeds) on one task, then ``search`` two ways: with the same 3 seeds
+    and a trial budget of 35% of the dense grid's (in full-length trials), and with one
+    seed and its defaults. Returns one row per search."""
     from lrsweep.examples import default_lr_range, get_task
 
     task = get_task(name, **overrides)
@@ -137,19 +142,26 @@ def run_task(name: str, overrides: dict, dense_points: int, search_seeds: tuple[
                           engine=engine)
     t_dense = time.perf_counter() - t0
     truth = dense.optimum()
-    t0 = time.perf_counter()
-    found = search(task, (lo, hi), seeds=search_seeds, engine=engine)
-    t_search = time.perf_counter() - t0
-    opt = found.optimum()
     dense_steps = sum(t.steps for t in dense.trials)
-    return {"task": name, "dense_lr": truth.lr, "dense_low": truth.low,
-            "dense_high": truth.high, "search_lr": opt.lr, "search_low": opt.low,
-            "search_high": opt.high,
+    budget = int(0.35 * dense_steps / task.steps)
+    variants = [("3 seeds, budget", dict(seeds=(0, 1, 2), points=6, refine_points=3,
+                                         max_trials=budget)),
+                ("1 seed", dict(seeds=(0,)))]
+    rows = []
+    for label, options in variants:
+        t0 = time.perf_counter()
+        found = search(task, (lo, hi), engine=engine, **options)
+        opt = found.optimum()
+        rows.append({
+            "task": name, "search": label, "metric": dense.metric_name,
+            "dense_lr": truth.lr, "dense_low": truth.low, "dense_high": truth.high,
+            "search_lr": opt.lr, "search_low": opt.low, "search_high": opt.high,
             "log2": abs(math.log2(opt.lr / truth.lr)) if opt.lr and truth.lr else math.inf,
             "trials": len(found.trials), "dense_trials": len(dense.trials),
             "steps_frac": found.steps_used / dense_steps, "rounds": len(found.rounds),
-            "stopped": found.stopped, "t_dense": t_dense, "t_search": t_search,
-            "metric": dense.metric_name}
+            "stopped": found.stopped, "t_dense": t_dense,
+            "t_search": time.perf_counter() - t0})
+    return rows
 
 
 def main() -> None:
@@ -162,7 +174,6 @@ def main() -> None:
     ap.add_argument("--max-rounds", type=int, default=6)
     ap.add_argument("--tasks", default="digits-mlp,teacher-mlp,stdlib-gpt")
     ap.add_argument("--dense", type=int, default=40, help="LRs of the dense grid (x 3 seeds)")
-    ap.add_argument("--search-seeds", type=int, default=1, help="seeds of the search")
     ap.add_argument("--engine", default="auto")
     args = ap.parse_args()
     if args.n is None:
@@ -189,21 +200,20 @@ def main() -> None:
         budgets = TASK_BUDGETS["quick" if args.quick else "full"]
         rows = []
         for name in args.tasks.split(","):
-            r = run_task(name, budgets[name], args.dense, tuple(range(args.search_seeds)),
-                         args.engine)
-            rows.append(r)
-            print(f"  {name}: {r}", flush=True)
-        print(f"built-in tasks (dense grid: {args.dense} LRs x 3 seeds; search: "
-              f"{args.search_seeds} seed(s); {'quick' if args.quick else 'full'} budgets)")
-        print(f"{'task':>12} {'metric':>8} {'dense lr':>9} {'search lr':>9} {'|log2|':>7} "
-              f"{'interval':>19} {'trials':>9} {'steps frac':>10} {'rounds':>6}")
+            for r in run_task(name, budgets[name], args.dense, args.engine):
+                rows.append(r)
+                print(f"  {r}", flush=True)
+        print(f"built-in tasks (dense grid: {args.dense} LRs x 3 seeds, the truth is its "
+              f"optimum; {'quick' if args.quick else 'full'} budgets)")
+        print(f"{'task':>12} {'search':>16} {'dense lr':>9} {'(interval)':>17} "
+              f"{'search lr':>9} {'|log2|':>7} {'trials':>8} {'steps frac':>10} "
+              f"{'rounds':>6}")
         for r in rows:
-            iv = f"{r['search_low']:.3g}..{r['search_high']:.3g}"
-            print(f"{r['task']:>12} {r['metric']:>8} {r['dense_lr']:>9.3g} "
-                  f"{r['search_lr']:>9.3g} {r['log2']:>7.3f} {iv:>19} "
-                  f"{r['trials']:>4}/{r['dense_trials']:<4} {r['steps_frac']:>10.1%} "
+            iv = f"{r['dense_low']:.3g}..{r['dense_high']:.3g}"
+            print(f"{r['task']:>12} {r['search']:>16} {r['dense_lr']:>9.3g} {iv:>17} "
+                  f"{r['search_lr']:>9.3g} {r['log2']:>7.3f} "
+                  f"{r['trials']:>3}/{r['dense_trials']:<4} {r['steps_frac']:>10.1%} "
                   f"{r['rounds']:>6}")
-
 
 if __name__ == "__main__":
     main()
