@@ -82,7 +82,10 @@ def t_quantile(p: float, df: float) -> float:
             + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
-def _positive(v: Any) -> float | None:
+def positive(v: Any) -> float | None:
+    """``float(v)`` if it is a finite number > 0 (not a bool), else None."""
+    if isinstance(v, bool):
+        return None
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -99,17 +102,17 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
     """
     if isinstance(obj, Point):
         return obj
-    if _positive(obj) is not None and not isinstance(obj, bool):
+    if positive(obj) is not None:
         lr = float(obj)
         return Point(lr, lr, lr)
     if isinstance(obj, (tuple, list)) and len(obj) == 3:
-        vals = [_positive(v) for v in obj]
+        vals = [positive(v) for v in obj]
         if all(v is not None for v in vals):
             lr, low, high = vals  # type: ignore[misc]
             return _checked(lr, low, high, DEFAULT_LEVEL, name, obj)
     if not hasattr(obj, "lr") and callable(getattr(obj, "optimum", None)):
         obj = optimum_of(obj, **optimum_options)
-    lr = _positive(getattr(obj, "lr", None))
+    lr = positive(getattr(obj, "lr", None))
     if lr is None and hasattr(obj, "lr") and getattr(obj, "found", True) is False:
         note = getattr(obj, "note", "") or "no trial finished"
         raise bad_arg(name, "an optimum that was not found", "a sweep with a located optimum",
@@ -119,10 +122,10 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
                       "an Optimum (lr, low, high), a SweepResult/SearchResult, "
                       "an (lr, low, high) tuple or a positive LR",
                       "Pass result.optimum() or the LR you measured.")
-    low = _positive(getattr(obj, "low", None)) or lr
-    high = _positive(getattr(obj, "high", None)) or lr
+    low = positive(getattr(obj, "low", None)) or lr
+    high = positive(getattr(obj, "high", None)) or lr
     level = getattr(obj, "level", None)
-    level = float(level) if _positive(level) is not None and float(level) < 1 else DEFAULT_LEVEL
+    level = float(level) if positive(level) is not None and float(level) < 1 else DEFAULT_LEVEL
     return _checked(lr, low, high, level, name, obj)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import bad_arg
-from ._inputs import DEFAULT_LEVEL, as_point, normal_quantile, t_quantile
+from ._inputs import DEFAULT_LEVEL, as_point, normal_quantile, positive, t_quantile
 
 log = logging.getLogger("lrsweep")
 
@@ -103,7 +103,7 @@ class Law:
                           "Pass a dict such as {'width': 4096}.")
         out = []
         for k, v in zip(self.x, vals):
-            f = _positive(v)
+            f = positive(v)
             if f is None:
                 raise bad_arg(f"x[{k!r}]", v, "a positive scale", f"Give {k} as a number > 0.")
             out.append(f)
@@ -323,7 +323,7 @@ def _scale_tuple(scale: Any, axes: tuple[str, ...]) -> tuple[float, ...]:
         vals = list(scale)
     else:
         vals = [scale]
-    if len(vals) != len(axes) or any(_positive(v) is None for v in vals):
+    if len(vals) != len(axes) or any(positive(v) is None for v in vals):
         raise bad_arg("values", scale, f"a positive scale for each of {axes}",
                       "Give each sweep's scale, e.g. values=[64, 128, 256].")
     return tuple(float(v) for v in vals)
@@ -357,7 +357,7 @@ def _lookup(obj: Any, axis: str) -> float | None:
             if isinstance(d, Mapping):
                 candidates.append(d.get(axis))
     for v in candidates:
-        f = _positive(v)
+        f = positive(v)
         if f is not None:
             return f
     for text in (getattr(obj, "study", None), getattr(obj, "name", None),
@@ -369,12 +369,3 @@ def _lookup(obj: Any, axis: str) -> float | None:
                 return float(m.group(1))
     return None
 
-
-def _positive(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) and f > 0 else None
