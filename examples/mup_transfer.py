@@ -10,7 +10,8 @@ What muP asks of your model and optimizer (Yang et al. 2022, Tensor Programs V):
    ``attention_scale(d_head, base_d_head)``.
 
 At the base width the muP model *is* the standard model, so the sweep you ran there stays valid.
-Runs in about a minute on a CPU; no download.
+Runs in seconds on a CPU (prefix OMP_NUM_THREADS=1 on a busy machine: small models lose
+more to thread contention than they gain); no download.
 
     python examples/mup_transfer.py
 """
@@ -48,7 +49,7 @@ def task(width: int) -> lrsweep.Task:
     # step 2: the optimizer gets muP param groups (the Task passes the parameters in order)
     opt = mup_optimizer(torch.optim.Adam, lambda: Net(width), base_model=lambda: Net(BASE))
     return lrsweep.Task(model=lambda: Net(width), optimizer=opt, train_data=data(2048, 0),
-                        val_data=data(512, 1), batch_size=64, steps=150, metric="loss",
+                        val_data=data(512, 1), batch_size=64, steps=100, metric="loss",
                         device="cpu")
 
 
@@ -58,7 +59,7 @@ def main() -> None:
     print(groups.table())
     print("the model must also:", *groups.instructions, sep="\n  - ")
 
-    small = lrsweep.sweep(task(BASE), lrs=lrsweep.log_grid(1e-4, 1e-1, 10), engine="sequential")
+    small = lrsweep.sweep(task(BASE), lrs=lrsweep.log_grid(1e-4, 1e-1, 8), engine="sequential")
     found = small.optimum()
     print(f"\noptimum at width {BASE}: {found}")
     moved = transfer(found, base={"width": BASE}, target={"width": WIDE})
