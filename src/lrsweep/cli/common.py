@@ -25,6 +25,8 @@ TASK_OVERRIDES: dict[str, tuple[Any, str]] = {
     "schedule": (str, "LR schedule after warmup: constant, cosine or linear"),
     "device": (str, "cpu or cuda (default: cuda when available)"),
     "precision": (str, "fp32, bf16 or fp16"),
+    "parametrization": (str, "sp (standard) or mup (built-in models; LR transfers across width)"),
+    "base_width": (int, "muP base width (the width the LR was tuned at)"),
 }
 SWEEP_OPTIONS: dict[str, tuple[Any, str]] = {
     "lr_min": (float, "lowest LR of the grid (default: the task's range)"),
@@ -120,9 +122,15 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
                       "Pass e.g. --task digits-mlp.")
     overrides = {k: getattr(args, k) for k in TASK_OVERRIDES if getattr(args, k, None) is not None}
     if args.task in TASKS:
+        # the name carries the overrides ("teacher-mlp-width256"), so default study names
+        # say which scale they hold (``lrsweep fit`` reads it from there)
+        label = args.task + "".join(f"-{k}{v}" for k, v in overrides.items()
+                                    if k not in ("device",))
         task = get_task(args.task, **overrides)
+        task.name = label
         # how to rebuild it: the Ray engine rebuilds the task on each worker from this
-        task.import_ref = ("lrsweep.examples:get_task", {"name": args.task, **overrides})
+        task.import_ref = ("lrsweep.examples:get_task",
+                           {"name": args.task, **overrides})
         return task, args.task
     if ":" not in args.task:
         raise bad_arg("--task", args.task, f"one of {sorted(TASKS)} or package.module:function",
