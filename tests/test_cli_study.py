@@ -153,7 +153,7 @@ def test_errors_are_one_line_and_exit_2(store, tmp_path, capsys):
     rc, _, err = run_cli(capsys, "show", str(store))  # two studies: which one?
     assert rc == 2 and "--study NAME" in err
     rc, _, err = run_cli(capsys, "studies", str(tmp_path / "missing.db"))
-    assert rc == 2 and "no such file" in err
+    assert rc == 2 and "expected an existing store file" in err
     assert not (tmp_path / "missing.db").exists()
     foreign = tmp_path / "app.db"
     con = sqlite3.connect(foreign)

@@ -160,7 +160,6 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
 
 def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float, float]:
     from ..examples import default_lr_range
-
     from ..grid import check_lr_range
 
     lo, hi = default_lr_range(task_name)
@@ -178,6 +177,20 @@ def out_dir(args: argparse.Namespace) -> Path:
 
 def resolve_store(args: argparse.Namespace) -> Path:
     return Path(args.store) if args.store else out_dir(args) / "lrsweep.db"
+
+
+def open_store_arg(path: str, name: str = "STORE") -> Any:
+    """Open an existing store given as a file or as a run's ``--out`` folder (read-only use:
+    nothing is created)."""
+    from ..store import Store
+
+    p = Path(path)
+    if p.is_dir() and (p / "lrsweep.db").is_file():
+        p = p / "lrsweep.db"
+    if not p.is_file():
+        raise bad_arg(name, path, "an existing store file or a run's --out folder",
+                      "Check the path; `lrsweep run --out DIR` keeps its store in DIR/lrsweep.db.")
+    return Store(p, create=False)
 
 
 def write_outputs(result: Any, folder: Path, stem: str = "sweep") -> list[Path]:

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import (add_output_args, add_task_args, lr_range_from_args, out_dir, parse_seeds,
-                     resolve_store, task_from_args, write_outputs)
+from .common import (
+    add_output_args,
+    add_task_args,
+    lr_range_from_args,
+    out_dir,
+    parse_seeds,
+    resolve_store,
+    task_from_args,
+    write_outputs,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

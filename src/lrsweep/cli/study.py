@@ -60,12 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(path: str) -> Any:
-    from ..store import Store
+    from .common import open_store_arg
 
-    folder = Path(path)
-    if folder.is_dir() and (folder / "lrsweep.db").is_file():  # a run's --out folder
-        return Store(folder / "lrsweep.db", create=False)
-    return Store(path, create=False)
+    return open_store_arg(path, "PATH")
 
 
 def _fmt(v: float | None, spec: str) -> str:

@@ -4,7 +4,6 @@ power law across the studies of a store and predict the LR at a target scale).""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..errors import bad_arg
@@ -90,11 +89,9 @@ def _optimum(args: argparse.Namespace) -> Any:
     if not args.store:
         raise bad_arg("--lr", None, "the LR to carry (or --store and --study)",
                       "Pass e.g. --lr 3e-4.")
-    from ..store import Store
+    from .common import open_store_arg
 
-    if not Path(args.store).is_file():
-        raise bad_arg("--store", args.store, "an existing store file", "Check the path.")
-    return Store(args.store, create=False).load(args.study)
+    return open_store_arg(args.store, "--store").load(args.study)
 
 
 def run_transfer(args: argparse.Namespace) -> int:
@@ -124,11 +121,10 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from ..store import Store
     from ..transfer import fit_law
+    from .common import open_store_arg
 
-    if not Path(args.store).is_file():
-        raise bad_arg("STORE", args.store, "an existing store file", "Check the path.")
+    store = open_store_arg(args.store, "STORE")
     names = [s.strip() for s in args.studies.split(",") if s.strip()]
     values = None
     if args.values:
@@ -140,7 +136,6 @@ def run_fit(args: argparse.Namespace) -> int:
         if len(values) != len(names):
             raise bad_arg("--values", args.values, f"{len(names)} values, one per study",
                           "Give one scale per study, in the same order.")
-    store = Store(args.store, create=False)
     results = [store.load(n) for n in names]
     law = fit_law(results, x=args.x, values=values, level=args.level)
     print(law)
