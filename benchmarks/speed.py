@@ -271,7 +271,7 @@ def main(argv=None) -> int:
     warm(torch.randn(8, 784, device=args.device)).sum().backward()
     header = (f"| {'case':<11} | {'method':<18} | {'end-to-end s':>12} | {'e2e x':>6} | "
               f"{'steady ms/step':>14} | {'steady x':>8} | {'one-time s':>10} | "
-              f"{'max |dmetric|':>13} |")
+              f"{'max dmetric':>13} |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for case in args.cases.split(","):
