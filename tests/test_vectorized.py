@@ -255,7 +255,7 @@ def test_cnn_with_batchnorm_matches_sequential():
     train, val = images()
     task = lrsweep.Task(lambda: (torch.manual_seed(1), SmallCNN())[1],
                         lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), train, val,
-                        batch_size=32, epochs=2, device="cpu")
+                        batch_size=32, epochs=2, metric="loss", device="cpu")  # uses BN stats
     lrs = [1e-3, 1e-2, 3e2]
     seq = run(SequentialEngine(), task, lrs)
     vec = run(VectorizedEngine(task), task, lrs)
