@@ -126,6 +126,4 @@ def test_plot_data_and_figure(tmp_path):
     pytest.importorskip("matplotlib")
     fig = law.plot(tmp_path / "law.png", target=2048)
     assert (tmp_path / "law.png").stat().st_size > 1000
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"

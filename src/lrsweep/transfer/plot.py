@@ -53,18 +53,15 @@ def plot_law(law: Any, path: str | Path | None = None, *, target: float | None =
              ax: Any = None) -> Any:
     """Draw ``law`` (a fitted ``Law``); save to ``path`` if given; returns the Figure.
     ``measured`` marks an optimum measured at ``target`` (e.g. from ``confirm``)."""
-    try:
-        import matplotlib
-
-        if ax is None and path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+    try:  # Figure, not pyplot: no global state, no backend to pick, no window
+        from matplotlib.figure import Figure
     except ImportError as e:
         raise LRSweepError("plotting needs matplotlib: pip install 'lrsweep[plot]' "
                            "(or pip install matplotlib)") from e
     d = law_plot_data(law, target, axis=axis)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4.2))
+        fig = Figure(figsize=(6, 4.2))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     lo, hi = d["fitted_range"]
