@@ -76,6 +76,17 @@ def test_band_holds_the_lrs_within_tolerance():
     assert wider.band[0] < opt.band[0] and wider.band[1] > opt.band[1]
 
 
+def test_band_on_a_coarse_grid_follows_the_fitted_curve():
+    # a grid coarser than the band: the chord between grid points lies under the peak, so
+    # interpolating the data alone would give a band barely wider than one point
+    lrs = np.logspace(-5, -1, 9)
+    acc = 0.9 - 0.05 * (np.log10(lrs) + 2.9) ** 2
+    opt = estimate_optimum(lrs, [0] * 9, acc, ["ok"] * 9, "max", band_tol=0.01)
+    half = math.sqrt(0.009 / 0.05)
+    assert math.log10(opt.band[0]) == pytest.approx(-2.9 - half, abs=0.02)
+    assert math.log10(opt.band[1]) == pytest.approx(-2.9 + half, abs=0.02)
+
+
 def test_best_at_low_edge_is_flagged_and_interval_reaches_the_range_end():
     lrs = np.logspace(-3, -1, 7)
     acc = 0.9 - 0.05 * (np.log10(lrs) + 4) ** 2  # true optimum below the range

@@ -96,3 +96,17 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_sweep(make_result())
+
+
+def test_points_left_out_by_the_zoom_are_marked_at_the_edge():
+    pytest.importorskip("matplotlib")
+    trials = [TrialResult(lr, 0, Status.OK, 0.95 - 0.3 * (math.log10(lr) + 2) ** 2, (1.0,), 1)
+              for lr in np.logspace(-6, -1, 11)]
+    result = lrsweep.SweepResult(trials, "max", "accuracy")
+    data = sweep_plot_data(result)
+    assert data["ylim"] is not None
+    hidden = [p for p in data["points"] if p["metric"] < data["ylim"][0]]
+    assert hidden  # the zoom does leave points out ...
+    fig = result.plot()
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert f"{len(hidden)} point(s) off the axis" in labels  # ... and says so

@@ -450,7 +450,10 @@ def estimate_optimum(
         pred = float(coef[0] + coef[1] * (fit.x_hat - x0) + coef[2] * (fit.x_hat - x0) ** 2)
     else:
         pred = float(mean[fit.j])
-    band = _band(x, mean, fit.j, max(pred, float(mean[fit.j])), band_tol, fit.x_hat)
+    ref = max(pred, float(mean[fit.j]))
+    band = _band(x, mean, fit.j, ref, band_tol, fit.x_hat)
+    if coef is not None:
+        band = _fit_band(coef, x0, ref, band_tol, band, (x[fit.lo], x[fit.hi]))
     fit_abc = None
     if coef is not None:
         c0, c1, c2 = (float(v) for v in coef)
@@ -464,6 +467,24 @@ def estimate_optimum(
         best_metric=float(sign * mean[j_best]), fit=fit_abc,
         fit_range=(float(10 ** x[fit.lo]), float(10 ** x[fit.hi])),
         note="; ".join(notes), **common)
+
+
+def _fit_band(coef: np.ndarray, x0: float, ref: float, tol: float,
+              band: tuple[float, float], window: tuple[float, float]) -> tuple[float, float]:
+    """Widen the data band to where the fitted quadratic stays within ``tol`` of ``ref``,
+    inside the fit's window. Between coarse grid points the chord of a concave peak lies
+    under the curve, so the data band alone is too narrow there."""
+    c0, c1, c2 = (float(v) for v in coef)
+    thr = ref - tol * abs(ref)
+    disc = c1 * c1 - 4 * c2 * (c0 - thr)
+    if c2 >= 0 or disc <= 0:
+        return band
+    r1, r2 = sorted(((-c1 - np.sqrt(disc)) / (2 * c2), (-c1 + np.sqrt(disc)) / (2 * c2)))
+    lo = max(x0 + r1, window[0])
+    hi = min(x0 + r2, window[1])
+    if lo > band[1] or hi < band[0]:  # disjoint: keep the data band
+        return band
+    return min(band[0], lo), max(band[1], hi)
 
 
 def _band(x: np.ndarray, mean: np.ndarray, j: int, ref: float, tol: float,

@@ -138,6 +138,15 @@ def render(data: dict[str, Any], path: str | Path | None = None, *,
     ylim = data.get("ylim")
     if ylim is not None:
         ax.set_ylim(*ylim)
+        # the zoom keeps the top readable; the points it leaves out are marked at the edge
+        worse_below = data["direction"] == "max"
+        hidden = [p["lr"] for p in pts if (p["metric"] < ylim[0] if worse_below
+                                           else p["metric"] > ylim[1])]
+        if hidden:
+            ax.scatter(hidden, [0.06 if worse_below else 0.94] * len(hidden),
+                       marker="v" if worse_below else "^", color="0.5", s=22, zorder=5,
+                       transform=ax.get_xaxis_transform(), clip_on=False,
+                       label=f"{len(hidden)} point(s) off the axis")
     ax.set_xlabel("learning rate")
     better = "higher" if data["direction"] == "max" else "lower"
     ax.set_ylabel(f"{data['metric_name']} ({better} is better)")
