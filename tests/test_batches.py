@@ -97,7 +97,7 @@ def test_forward_returning_loss_or_pair(blobs):
 
 def test_custom_evaluate_and_metric(blobs):
     def neg_loss(model, val):
-        x, y = val.tensors
+        x, y = val  # the (x, y) the task was given
         return -float(F.cross_entropy(model(x), y))
 
     r = sweep(Task(small_mlp(), torch.optim.SGD, *blobs, batch_size=32, steps=6,

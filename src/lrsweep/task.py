@@ -99,7 +99,7 @@ class Task:
             ``"constant"``, ``"cosine"`` or ``"linear"``.
         forward: optional ``callable(model, batch) -> loss`` or ``-> (loss, outputs)``.
         evaluate: optional ``callable(model, val_data) -> float`` replacing the metric
-            (``direction=`` required).
+            (``direction=`` required); it gets ``val_data`` as given (tensors on the device).
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast; fp16 with a grad scaler).
         accumulation_steps: micro-batches per optimizer step. clip_grad_norm: max grad norm.
         divergence_factor: a smoothed training loss above this many times the initial loss
@@ -197,6 +197,10 @@ class Task:
             self.train = self.train.to(self.device)
         if isinstance(self.val, TensorData):
             self.val = self.val.to(self.device)
+        # what ``evaluate=`` receives: the validation data in the form the user gave it
+        # (in-memory tensors already on the device)
+        self.val_data = (self.val.tensors if isinstance(self.val, TensorData)
+                         else self.val.source)
         n_batches = len(self.train)
         if n_batches == 0:
             raise bad_arg("train_data", "an empty loader", "at least one batch",
@@ -429,7 +433,7 @@ class Task:
         model.eval()
         with self.autocast():
             if self.evaluate_fn is not None:
-                return float(self.evaluate_fn(model, self.val))
+                return float(self.evaluate_fn(model, self.val_data))
             total, n = 0.0, 0
             for batch in self.val.batches(0, 0):
                 batch = to_device(batch, self.device)
