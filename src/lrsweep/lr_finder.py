@@ -50,7 +50,8 @@ def lr_finder(
     8. With ``engine="auto"`` the trials may run all at once (vectorized) where that is
        faster; the results are the same.
 
-    With ``warmup_epochs=0`` and a fixed data order the accuracies equal the seed loop's.
+    With ``warmup_epochs=0`` and a fixed data order the accuracies equal the seed loop's
+    (bit for bit with ``engine="sequential"``; the vectorized engine agrees within rounding).
     """
     if device is None:
         try:
