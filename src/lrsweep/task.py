@@ -457,25 +457,22 @@ class Task:
     # ---------------------------------------------------------------------- description ----
     def protocol(self) -> dict[str, Any]:
         """Readable description of everything that defines a trial except the LR and seed.
-        Two tasks with the same protocol produce the same trials."""
+        Two tasks with the same protocol produce the same trials. The costly parts (a hash
+        of every weight, the data fingerprints) are computed once per object."""
         tmpl = self._template
-        h = hashlib.sha256()
-        for k, v in tmpl.state_dict().items():
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes()
-                     if v.dtype != torch.bfloat16 else v.float().cpu().numpy().tobytes())
         probe = self.make_optimizer(copy.deepcopy(tmpl), 1.0)
         return {
             "model": type(tmpl).__name__,
             "architecture": repr(tmpl),
-            "weights_sha256": ("per-seed factory " if self.seed_init else "") + h.hexdigest(),
+            "weights_sha256": ("per-seed factory " if self.seed_init else "")
+            + self._cached("weights", tmpl, _weights_hash),
             "trainable": [n for n, p in tmpl.named_parameters() if p.requires_grad],
             "optimizer": type(probe).__name__,
             "optimizer_defaults": {k: _plain(v) for k, v in sorted(probe.defaults.items())
                                    if k not in ("lr", "params")},
             "param_group_lr_ratios": [g["lr"] for g in probe.param_groups],
-            "train_data": _data_fingerprint(self.train),
-            "val_data": _data_fingerprint(self.val),
+            "train_data": self._cached("train", self.train, _data_fingerprint),
+            "val_data": self._cached("val", self.val, _data_fingerprint),
             "steps": self.steps,
             "warmup_steps": self.warmup_steps,
             "schedule": self.schedule,
@@ -489,6 +486,13 @@ class Task:
             "divergence_factor": self.divergence_factor,
             "init_seed": self.init_seed,
         }
+
+    def _cached(self, key: str, obj: Any, compute: Callable[[Any], Any]) -> Any:
+        cache = self.__dict__.setdefault("_describe_cache", {})
+        hit = cache.get(key)
+        if hit is None or hit[0] is not obj:  # recomputed if the object was replaced
+            hit = cache[key] = (obj, compute(obj))
+        return copy.deepcopy(hit[1])
 
     def __repr__(self) -> str:
         return (f"Task(model={type(self._template).__name__}, optimizer="
@@ -507,6 +511,15 @@ def _plain(v: Any) -> Any:
     if isinstance(v, (tuple, list)):
         return [_plain(x) for x in v]
     return repr(v)
+
+
+def _weights_hash(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes()
+                 if v.dtype != torch.bfloat16 else v.float().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _data_fingerprint(data: TensorData | IterableData) -> dict[str, Any]:
