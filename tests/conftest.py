@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F  # noqa: N812
 
 torch.set_num_threads(1)
 
@@ -35,3 +38,18 @@ def small_mlp(d: int = 8, k: int = 3, width: int = 16, dropout: float = 0.0) -> 
 @pytest.fixture
 def mlp():
     return small_mlp()
+
+
+class HFStyle(nn.Module):
+    """Takes keyword inputs and returns an object with .loss and .logits, like HF models."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = nn.Linear(8, 16)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        logits = self.head(torch.relu(self.emb(input_ids * attention_mask)))
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)

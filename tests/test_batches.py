@@ -4,31 +4,15 @@ the objective API."""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import make_blobs, small_mlp
+from conftest import HFStyle, make_blobs, small_mlp
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 import lrsweep
 from lrsweep import Task
-
-
-class HFStyle(nn.Module):
-    """Takes keyword inputs and returns an object with .loss and .logits, like HF models."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.emb = nn.Linear(8, 16)
-        self.head = nn.Linear(16, 3)
-
-    def forward(self, input_ids, attention_mask=None, labels=None):
-        logits = self.head(torch.relu(self.emb(input_ids * attention_mask)))
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return SimpleNamespace(loss=loss, logits=logits)
 
 
 class TwoInputs(nn.Module):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import HFStyle
 from torch import nn
 
 import lrsweep
@@ -154,20 +154,6 @@ def test_device_step_batches_are_the_sequential_batches():
         for x, y in zip(a, b):
             assert all(torch.equal(u, v) for u, v in zip(x, y))
 
-
-class HFStyle(nn.Module):
-    """Keyword inputs, returns an object with .loss and .logits (like HF models)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.emb = nn.Linear(8, 16)
-        self.head = nn.Linear(16, 3)
-
-    def forward(self, input_ids, attention_mask=None, labels=None):
-        logits = self.head(torch.relu(self.emb(input_ids * attention_mask)))
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return SimpleNamespace(loss=loss, logits=logits)
 
 
 def top2(logits, y):
