@@ -137,6 +137,71 @@ def test_export_csv_round_trip(store, tmp_path, capsys):
     assert f.read_text().count("\n") == 5
 
 
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_export_onto_the_store_or_any_sqlite_file_is_refused(store, tmp_path, capsys):
+    before = _digest(store)
+    for flags in ((), ("--force",)):
+        for fmt in ("json", "csv"):
+            rc, out, err = run_cli(capsys, "export", str(store), "--study", "mlp", "--format",
+                                   fmt, "-o", str(store), *flags)
+            assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+            assert "SQLite file" in err and "never writes" in err
+    assert _digest(store) == before
+    assert len(Store(store).load("mlp").trials) == 12  # still a working store
+    # judged by the header, not the name: a copy of a store called .json, another database
+    disguised = tmp_path / "results.json"
+    disguised.write_bytes(store.read_bytes())
+    other = tmp_path / "app.csv"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    for target in (disguised, other):
+        kept = _digest(target)
+        rc, _, err = run_cli(capsys, "export", str(store), "--study", "mlp", "-o", str(target),
+                             "--force")
+        assert rc == 2 and "SQLite file" in err
+        assert _digest(target) == kept
+    # the store given as its run folder, the output as the store inside it
+    rc, _, err = run_cli(capsys, "export", str(store.parent), "--study", "mlp", "-o",
+                         str(store.parent / "lrsweep.db"))
+    assert rc == 2 and "SQLite file" in err and _digest(store) == before
+
+
+def test_export_replaces_an_existing_file_only_with_force(store, tmp_path, capsys):
+    out_file = tmp_path / "mlp.json"
+    out_file.write_text("my notes\n")
+    rc, _, err = run_cli(capsys, "export", str(store), "--study", "mlp", "-o", str(out_file))
+    assert rc == 2 and "exists" in err and "--force" in err
+    assert out_file.read_text() == "my notes\n"
+    rc, _, err = run_cli(capsys, "export", str(store), "--study", "mlp", "-o", str(out_file),
+                         "--force")
+    assert rc == 0 and "12 trials" in err
+    assert lrsweep.SweepResult.from_json(out_file).trials == Store(store).load("mlp").trials
+    assert [p.name for p in tmp_path.iterdir()] == ["mlp.json"]  # no temporary file left
+
+
+def test_api_export_needs_overwrite_and_never_writes_a_store(store, tmp_path):
+    res = Store(store).load("mlp")
+    path = res.to_json(tmp_path / "r.json")
+    first = path.read_text()
+    for write in (res.to_json, res.to_csv):
+        with pytest.raises(lrsweep.ConfigError, match="exists.*overwrite=True"):
+            write(path)
+        assert path.read_text() == first
+    assert res.to_csv(tmp_path / "r.json", overwrite=True).read_text().startswith("lr,seed")
+    before = _digest(store)
+    for write in (res.to_json, res.to_csv):
+        with pytest.raises(lrsweep.ConfigError, match="SQLite file"):
+            write(store, overwrite=True)
+    assert _digest(store) == before
+
+
 def test_plot_writes_the_image_or_says_what_to_install(store, tmp_path, capsys, monkeypatch):
     out = tmp_path / "figs" / "mlp.png"
     if importlib.util.find_spec("matplotlib") and importlib.util.find_spec("lrsweep.plot"):

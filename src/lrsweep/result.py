@@ -4,6 +4,7 @@ CSV, plot, optimum)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections import defaultdict
@@ -126,10 +127,13 @@ class SweepResult:
             "trials": [t.to_dict() for t in self.trials],
         }
 
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1, default=str))
-        return path
+    def to_json(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``to_dict()`` as JSON. An existing file is replaced only with
+        ``overwrite=True``; an SQLite file (a store) never."""
+        from .outputs import write_text
+
+        return write_text(path, json.dumps(self.to_dict(), indent=1, default=str),
+                          overwrite=overwrite)
 
     @classmethod
     def from_json(cls, path: str | Path) -> SweepResult:
@@ -141,17 +145,24 @@ class SweepResult:
     CSV_FIELDS = ("lr", "seed", "status", "metric", "steps", "final_loss", "wall_time",
                   "engine", "error")
 
-    def to_csv(self, path: str | Path) -> Path:
-        path = Path(path)
-        with path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(self.CSV_FIELDS)
-            for t in self.trials:
-                w.writerow([repr(t.lr), t.seed, t.status.value,
-                            "" if t.metric is None else repr(t.metric), t.steps,
-                            repr(t.curve[-1]) if t.curve else "", f"{t.wall_time:.4f}",
-                            t.engine, (t.error or "").splitlines()[0] if t.error else ""])
-        return path
+    def to_csv(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """One row per trial. An existing file is replaced only with ``overwrite=True``;
+        an SQLite file (a store) never."""
+        from .outputs import write_text
+
+        return write_text(path, self.csv_text(), overwrite=overwrite, newline="")
+
+    def csv_text(self) -> str:
+        """The CSV of ``to_csv`` as a string."""
+        f = io.StringIO(newline="")
+        w = csv.writer(f)
+        w.writerow(self.CSV_FIELDS)
+        for t in self.trials:
+            w.writerow([repr(t.lr), t.seed, t.status.value,
+                        "" if t.metric is None else repr(t.metric), t.steps,
+                        repr(t.curve[-1]) if t.curve else "", f"{t.wall_time:.4f}",
+                        t.engine, (t.error or "").splitlines()[0] if t.error else ""])
+        return f.getvalue()
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
         """Metric against LR (log axis) and the training-loss curves; saved to ``path`` if

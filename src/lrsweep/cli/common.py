@@ -195,7 +195,9 @@ def open_store_arg(path: str, name: str = "STORE") -> Any:
 
 def write_outputs(result: Any, folder: Path, stem: str = "sweep") -> list[Path]:
     """Write ``stem``.json, .csv and .png into ``folder``; returns the paths written."""
-    written = [result.to_json(folder / f"{stem}.json"), result.to_csv(folder / f"{stem}.csv")]
+    # the run's own folder: its files are rewritten on every run (a store is still refused)
+    written = [result.to_json(folder / f"{stem}.json", overwrite=True),
+               result.to_csv(folder / f"{stem}.csv", overwrite=True)]
     try:
         result.plot(folder / f"{stem}.png")
         written.append(folder / f"{stem}.png")

@@ -86,8 +86,8 @@ def run_search(args: argparse.Namespace) -> int:
         if opt.note:
             print(f"  note: {opt.note}")
     # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds
-    written = [found.result.to_json(folder / "sweep.json"),
-               found.result.to_csv(folder / "sweep.csv")]
+    written = [found.result.to_json(folder / "sweep.json", overwrite=True),
+               found.result.to_csv(folder / "sweep.csv", overwrite=True)]
     try:
         found.plot(folder / "sweep.png")
         written.append(folder / "sweep.png")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import LRSweepError, bad_arg
+from ..errors import LRSweepError
 
 STORE_HELP = ("the SQLite store (a sweep's --store; `lrsweep run` keeps one in OUT/lrsweep.db, "
               "and the folder OUT itself is accepted)")
@@ -55,7 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("json", "csv"), default="json",
                    help="json (default) or csv")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="file to write (default: standard output)")
+                   help="file to write (default: standard output); never an SQLite file "
+                        "such as the store itself")
+    p.add_argument("--force", action="store_true",
+                   help="replace FILE if it exists (an SQLite file is refused even so)")
     p.set_defaults(func=cmd_export)
 
 
@@ -157,23 +159,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ..outputs import check_output, write_text
+
+    out = None
+    if args.output:
+        # checked before the store is even read: a refused export touches nothing
+        out = check_output(args.output, overwrite=args.force, name="--output",
+                           force_hint="--force")
     with _open(args.path) as store:
         result = store.load(args.study)
-    if args.output:
-        out = Path(args.output)
-        if out.is_dir():
-            raise bad_arg("--output", str(out), "a file path",
-                          f"Pass e.g. -o {out / (_safe(result.study) + '.' + args.format)}.")
-        if out.parent != Path("."):
-            out.parent.mkdir(parents=True, exist_ok=True)
-        (result.to_json if args.format == "json" else result.to_csv)(out)
-        print(f"wrote {out} ({len(result.trials)} trials)", file=sys.stderr)
+    text = (json.dumps(result.to_dict(), indent=1, default=str) + "\n"
+            if args.format == "json" else result.csv_text())
+    if out is None:
+        sys.stdout.write(text)
         return 0
-    if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1, default=str) + "\n")
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        sys.stdout.write(result.to_csv(Path(tmp) / "export.csv").read_text())
+    write_text(out, text, overwrite=args.force, name="--output", force_hint="--force",
+               newline="" if args.format == "csv" else None)
+    print(f"wrote {out} ({len(result.trials)} trials)", file=sys.stderr)
     return 0
 
 
