@@ -634,3 +634,158 @@ def test_gpu_memory_chunking_matches(monkeypatch):
         for other in (est[key], halved[key]):
             assert other.status == a.status
             assert other.metric == pytest.approx(a.metric, rel=1e-4)
+
+
+# ------------------------------------------------- every trial's own optimizer (issue 12) ----
+def lr_dependent_wd(params, lr):
+    return torch.optim.AdamW(params, lr=lr, weight_decay=1e-4 / lr)
+
+
+def differing_betas(params, lr):
+    params = list(params)  # two groups; the head's decay and every beta/eps follow the LR
+    low = lr < 5e-3
+    return torch.optim.Adam([{"params": params[:-2]},
+                             {"params": params[-2:], "weight_decay": 0.0 if low else 1e-2}],
+                            lr=lr, betas=(0.9, 0.999) if low else (0.8, 0.99),
+                            eps=1e-8 if low else 1e-6)
+
+
+def differing_momentum(params, lr):
+    return torch.optim.SGD(params, lr=lr, momentum=0.9 if lr < 0.05 else 0.0,
+                           dampening=0.1 if lr < 0.01 else 0.0, weight_decay=1e-3 * lr)
+
+
+@pytest.mark.parametrize("opt,lrs", [
+    (lr_dependent_wd, [1e-4, 1e-3, 1e-2]),
+    (differing_betas, [1e-3, 3e-3, 1e-2, 2e-2]),
+    (differing_momentum, [3e-3, 2e-2, 0.1]),
+], ids=["adamw-wd-1e-4/lr", "adam-betas-eps-group-wd", "sgd-momentum-dampening"])
+def test_every_trials_optimizer_is_honoured(opt, lrs):
+    """The vectorized engine once read trial 0's optimizer only: with weight_decay=1e-4/lr
+    every trial decayed as the lowest LR's did (validation loss 0.495 sequential vs 0.588
+    vectorized at lr=1e-2 in the report). Each trial's hyperparameters are now stacked."""
+    train, val = blobs()
+    task = lrsweep.Task(mlp_factory(), opt, train, val, batch_size=32, epochs=6,
+                        metric="loss", device="cpu")
+    seq = run(SequentialEngine(), task, lrs)
+    vec = run(VectorizedEngine(task), task, lrs)
+    for lr in lrs:  # the premise: stable training, where values must agree
+        assert seq[(lr, 0)].ok and max(seq[(lr, 0)].curve) < 2 * seq[(lr, 0)].curve[0]
+    assert_agree(seq, vec, low_lrs=lrs)
+
+
+def test_the_wrong_decay_would_show():
+    """The test above is sensitive: trial 0's weight decay applied to lr=1e-2 moves the
+    validation loss far beyond the agreement tolerance."""
+    train, val = blobs()
+    kw = {"batch_size": 32, "epochs": 6, "metric": "loss", "device": "cpu"}
+    own = lrsweep.Task(mlp_factory(), lr_dependent_wd, train, val, **kw)
+    first = lrsweep.Task(mlp_factory(), lambda p, lr: torch.optim.AdamW(
+        p, lr=lr, weight_decay=1e-4 / 1e-4), train, val, **kw)
+    a = run(SequentialEngine(), own, [1e-2])[(1e-2, 0)].metric
+    b = run(SequentialEngine(), first, [1e-2])[(1e-2, 0)].metric
+    assert abs(a - b) > 100 * (METRIC_ATOL + 1e-5 * abs(a))
+
+
+def amsgrad_above(params, lr):
+    return torch.optim.Adam(params, lr=lr, amsgrad=lr > 5e-3)
+
+
+def test_unstackable_difference_falls_back_under_auto_and_fails_explicitly(caplog):
+    train, val = blobs()
+    task = lrsweep.Task(mlp_factory(), amsgrad_above, train, val, batch_size=64, steps=6,
+                        device="cpu")
+    lrs = [1e-3, 2e-3, 1e-2, 2e-2]
+    with pytest.raises(EngineUnavailable, match="amsgrad differs between LRs"):
+        run(VectorizedEngine(task), task, lrs)
+    with pytest.raises(EngineUnavailable, match="amsgrad"):
+        lrsweep.sweep(task, lrs, engine="vectorized")
+    with caplog.at_level(logging.INFO, logger="lrsweep"):
+        eng = get_engine("auto", task)
+        assert eng.name == "vectorized"  # a tiny model: auto stacks it on CPU...
+        got = run(eng, task, lrs)
+    # ...until it reads the optimizers: it says why, and runs them one after another
+    assert "running these trials sequentially" in caplog.text
+    assert "amsgrad differs between LRs in param group 0 (False at lr=0.001, True at " \
+           "lr=0.01)" in caplog.text
+    ref = run(SequentialEngine(), task, lrs)
+    for key, a in ref.items():
+        assert got[key].engine == "sequential"
+        assert (got[key].status, got[key].curve, got[key].metric) == (a.status, a.curve,
+                                                                        a.metric)
+
+
+def test_other_classes_or_groups_per_lr_are_refused_with_the_reason():
+    train, val = blobs()
+
+    def two_classes(p, lr):
+        return (torch.optim.SGD if lr > 5e-3 else torch.optim.Adam)(p, lr=lr)
+
+    def regrouped(p, lr):
+        p = list(p)
+        return torch.optim.Adam([{"params": p[:2]}, {"params": p[2:]}] if lr > 5e-3 else p,
+                                lr=lr)
+
+    for opt, reason in ((two_classes, "class differs"), (regrouped, "param groups differ")):
+        task = lrsweep.Task(mlp_factory(), opt, train, val, batch_size=64, steps=2,
+                            device="cpu")
+        with pytest.raises(EngineUnavailable, match=reason):
+            run(VectorizedEngine(task), task, [1e-3, 1e-2])
+
+
+# -------------------------------------------------------- one failing trial fails alone ----
+def raising_above(params, lr):
+    if lr > 0.1:
+        raise ValueError(f"this optimizer refuses lr={lr}")
+    return torch.optim.SGD(params, lr=lr, momentum=0.5)
+
+
+class LrSeen:
+    """An optimizer callable that records the last LR it was built at, and a forward that
+    raises when that LR was above 0.1: a forward that fails only in high-LR trials."""
+
+    def __init__(self):
+        self.lr = None
+
+    def optimizer(self, params, lr):
+        self.lr = lr
+        return torch.optim.SGD(params, lr=lr)
+
+    def forward(self, model, batch):
+        if self.lr > 0.1:
+            raise RuntimeError(f"forward refuses lr={self.lr}")
+        return F.cross_entropy(model(batch[0]), batch[1]), model(batch[0])
+
+
+@pytest.mark.parametrize("where", ["optimizer", "forward"])
+def test_one_raising_trial_fails_alone(where, caplog):
+    train, val = blobs()
+    if where == "optimizer":
+        task = lrsweep.Task(mlp_factory(), raising_above, train, val, batch_size=32, epochs=2,
+                            device="cpu")
+    else:
+        seen = LrSeen()
+        task = lrsweep.Task(mlp_factory(), seen.optimizer, train, val, batch_size=32,
+                            epochs=2, forward=seen.forward, device="cpu")
+    lrs = [1e-3, 1e-2, 0.05, 0.3]
+    seeds = (0, 1)
+    seq = run(SequentialEngine(), task, lrs, seeds)
+    with caplog.at_level(logging.WARNING, logger="lrsweep"):
+        vec = run(VectorizedEngine(task, chunk_size=2), task, lrs, seeds)
+    assert seq.keys() == vec.keys()
+    for key, a in seq.items():
+        b = vec[key]
+        assert a.status == b.status, (key, b.error)
+        if key[0] > 0.1:
+            assert b.status is Status.FAILED and f"refuses lr={key[0]}" in b.error
+        else:
+            assert b.ok and b.metric == pytest.approx(a.metric, abs=METRIC_ATOL)
+            assert torch.allclose(torch.tensor(a.curve), torch.tensor(b.curve),
+                                  rtol=CURVE_RTOL, atol=1e-6)
+    # the chunk without the raising LR stayed stacked; its partner trial ran on its own
+    assert {vec[(lr, s)].engine for lr in (1e-3, 1e-2) for s in seeds} == {"vectorized"}
+    if where == "forward":
+        assert all(vec[(0.05, s)].extra["isolated_from"] == "vectorized" for s in seeds)
+        assert "one by one" in caplog.text
+    else:  # found before stacking: the others of its chunk never needed a rerun
+        assert "that trial runs alone" in caplog.text

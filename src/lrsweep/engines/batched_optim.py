@@ -18,7 +18,7 @@ stops updating and cannot produce NaNs that touch anything but its own slice.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,10 @@ class GroupHyper:
     eps: float = 1e-8
     amsgrad: bool = False
     decoupled: bool = False
+
+
+_FLAGS = ("kind", "nesterov", "maximize", "amsgrad", "decoupled")  # must agree across trials
+_NUMBERS = ("momentum", "dampening", "weight_decay", "beta1", "beta2", "eps")  # may differ
 
 
 def _num(v: Any) -> float:
@@ -78,47 +82,134 @@ def read_optimizer(opt: torch.optim.Optimizer) -> tuple[str, list[GroupHyper]]:
     return kind, groups
 
 
+def read_optimizers(opts: Sequence[torch.optim.Optimizer], lrs: Sequence[float],
+                    names: Mapping[int, str]) -> tuple[str, list[list[GroupHyper]]]:
+    """Read the optimizer of every trial (``opts[i]`` built at ``lrs[i]``).
+
+    Returns the kind and ``hypers[g][i]``: group ``g``'s hyperparameters in trial ``i``.
+    Numeric hyperparameters (weight decay, betas, eps, momentum, dampening) may differ between
+    trials: the batched update stacks them. What it cannot stack raises ``EngineUnavailable``
+    naming the difference: another optimizer class, other param groups (count or
+    membership), or a flag (nesterov, maximize, amsgrad, decoupled decay) that differs.
+    ``names`` maps ``id(parameter)`` to its name, for the membership check."""
+    read = [read_optimizer(o) for o in opts]
+    kind = read[0][0]
+
+    def at(i: int) -> str:
+        return f"lr={lrs[i]:g}"
+
+    for i, o in enumerate(opts[1:], 1):
+        if type(o) is not type(opts[0]):
+            raise EngineUnavailable(
+                f"the optimizer's class differs between LRs ({type(opts[0]).__name__} at "
+                f"{at(0)}, {type(o).__name__} at {at(i)}); the batched optimizer runs one "
+                "class for all stacked trials")
+        if len(o.param_groups) != len(opts[0].param_groups):
+            raise EngineUnavailable(
+                f"the optimizer's param groups differ between LRs ({len(opts[0].param_groups)}"
+                f" at {at(0)}, {len(o.param_groups)} at {at(i)})")
+        for gi, (g0, g) in enumerate(zip(opts[0].param_groups, o.param_groups)):
+            if [names.get(id(p)) for p in g0["params"]] != [names.get(id(p))
+                                                          for p in g["params"]]:
+                raise EngineUnavailable(
+                    f"param group {gi} holds other parameters at {at(i)} than at {at(0)}; "
+                    "the batched optimizer needs the same grouping for every LR")
+    n_groups = len(read[0][1])
+    hypers = [[read[i][1][gi] for i in range(len(opts))] for gi in range(n_groups)]
+    for gi, per_trial in enumerate(hypers):
+        for flag in _FLAGS:
+            values = [getattr(h, flag) for h in per_trial]
+            if any(v != values[0] for v in values):
+                i = next(j for j, v in enumerate(values) if v != values[0])
+                raise EngineUnavailable(
+                    f"the optimizer's {flag} differs between LRs in param group {gi} "
+                    f"({values[0]} at {at(0)}, {values[i]} at {at(i)}); the batched optimizer "
+                    f"stacks only numeric hyperparameters ({', '.join(_NUMBERS)})")
+    return kind, hypers
+
+
+def _trial_values(per_trial: Sequence[GroupHyper], fn: Any, dev: torch.device) -> Any:
+    """``fn(hyper)`` of every trial: one Python float when all trials agree (the update then
+    uses torch.optim's own scalar arithmetic), else an ``[N]`` float32 device tensor of the
+    values computed in double on the host, as torch.optim computes them."""
+    values = [float(fn(h)) for h in per_trial]
+    if all(v == values[0] for v in values):
+        return values[0]
+    return torch.tensor(values, dtype=torch.float64).to(torch.float32).to(dev)
+
+
+class _Hyper:
+    """One group's hyperparameters for the update: flags, and each number as a float (equal
+    in every trial) or an ``[N]`` tensor (differing)."""
+
+    def __init__(self, per_trial: Sequence[GroupHyper], dev: torch.device) -> None:
+        h = per_trial[0]
+        self.kind, self.nesterov, self.maximize = h.kind, h.nesterov, h.maximize
+        self.amsgrad, self.decoupled = h.amsgrad, h.decoupled
+        self.momentum = _trial_values(per_trial, lambda x: x.momentum, dev)
+        self.one_minus_dampening = _trial_values(per_trial, lambda x: 1 - x.dampening, dev)
+        self.weight_decay = _trial_values(per_trial, lambda x: x.weight_decay, dev)
+        self.one_minus_beta1 = _trial_values(per_trial, lambda x: 1 - x.beta1, dev)
+        self.beta2 = _trial_values(per_trial, lambda x: x.beta2, dev)
+        self.one_minus_beta2 = _trial_values(per_trial, lambda x: 1 - x.beta2, dev)
+        self.eps = _trial_values(per_trial, lambda x: x.eps, dev)
+        self.any_weight_decay = any(x.weight_decay for x in per_trial)
+        self.any_momentum = any(x.momentum for x in per_trial)
+
+
+def _view(v: Any, shape: tuple[int, ...]) -> Any:
+    return v.view(shape) if isinstance(v, torch.Tensor) else v
+
+
 class BatchedOptimizer:
     """The update of N stacked trials.
 
     Args:
         params: stacked leaf tensors ``[N, ...]`` in a fixed order.
         group_of: index of the param group of each tensor in ``params``.
-        hypers: one ``GroupHyper`` per group.
+        hypers: ``hypers[g][i]``, the hyperparameters of group ``g`` in trial ``i`` (from
+            ``read_optimizers``; one ``GroupHyper`` per group stands for every trial).
         group_lrs: ``group_lrs[g][i]``: the LR of group ``g`` in trial ``i`` as the user's
             optimizer set it (trial LR x the group's ratio).
         steps, warmup, schedule: the task's budget and schedule (``schedule.multiplier``).
     """
 
     def __init__(self, params: Sequence[torch.Tensor], group_of: Sequence[int],
-                 hypers: Sequence[GroupHyper], group_lrs: Sequence[Sequence[float]], *,
+                 hypers: Sequence[Sequence[GroupHyper] | GroupHyper],
+                 group_lrs: Sequence[Sequence[float]], *,
                  steps: int, warmup: int, schedule: str) -> None:
         self.params = list(params)
         self.group_of = list(group_of)
-        self.hypers = list(hypers)
         dev = self.params[0].device
         n = self.params[0].shape[0]
         self.n = n
+        per_group = [[h] * n if isinstance(h, GroupHyper) else list(h) for h in hypers]
+        if any(len(h) != n for h in per_group):
+            raise ValueError(f"hypers: expected {n} trials per group")
+        self.hypers = [_Hyper(h, dev) for h in per_group]
         mults = [multiplier(k, steps, warmup, schedule) for k in range(steps)]
-        # Per step and group: the (negated) step size and the decay factor of every trial,
-        # computed in double as torch.optim does with Python floats, then rounded once.
-        neg_lr = torch.empty(steps, len(hypers), n, dtype=torch.float64)
-        decay = torch.ones(steps, len(hypers), n, dtype=torch.float64)
-        bc2_sqrt = torch.ones(steps, len(hypers), dtype=torch.float64)
-        for gi, h in enumerate(self.hypers):
+        # Per step, group and trial: the (negated) step size, the decay factor and Adam's
+        # second bias correction, computed in double as torch.optim does with Python floats,
+        # then rounded once.
+        groups = len(per_group)
+        neg_lr = torch.empty(steps, groups, n, dtype=torch.float64)
+        decay = torch.ones(steps, groups, n, dtype=torch.float64)
+        bc2_sqrt = torch.ones(steps, groups, n, dtype=torch.float64)
+        for gi, trials in enumerate(per_group):
             lrs = torch.tensor([[float(group_lrs[gi][i]) * m for i in range(n)]
                                 for m in mults], dtype=torch.float64)
-            if h.kind == "sgd":
+            if trials[0].kind == "sgd":
                 neg_lr[:, gi] = -lrs
                 continue
-            step = torch.arange(1, steps + 1, dtype=torch.float64)
-            bc1 = torch.tensor([1 - h.beta1 ** float(s) for s in range(1, steps + 1)],
-                               dtype=torch.float64)
-            neg_lr[:, gi] = -(lrs / bc1[:, None])
-            bc2_sqrt[:, gi] = torch.tensor([math.sqrt(1 - h.beta2 ** float(s))
-                                            for s in step.tolist()], dtype=torch.float64)
-            if h.decoupled and h.weight_decay:
-                decay[:, gi] = 1 - lrs * h.weight_decay
+            bc1 = torch.tensor([[1 - h.beta1 ** float(s) for h in trials]
+                                for s in range(1, steps + 1)], dtype=torch.float64)
+            neg_lr[:, gi] = -(lrs / bc1)
+            bc2_sqrt[:, gi] = torch.tensor([[math.sqrt(1 - h.beta2 ** float(s))
+                                             for h in trials] for s in range(1, steps + 1)],
+                                           dtype=torch.float64)
+            wd = torch.tensor([h.weight_decay if h.decoupled else 0.0 for h in trials],
+                              dtype=torch.float64)
+            decay[:, gi] = 1 - lrs * wd
         self.neg_lr = neg_lr.to(torch.float32).to(dev)
         self.decay = decay.to(torch.float32).to(dev)
         self.bc2_sqrt = bc2_sqrt.to(torch.float32).to(dev)
@@ -126,7 +217,7 @@ class BatchedOptimizer:
         for p, gi in zip(self.params, self.group_of):
             h = self.hypers[gi]
             st: dict[str, torch.Tensor] = {}
-            if h.kind == "sgd" and h.momentum:
+            if h.kind == "sgd" and h.any_momentum:
                 st["buf"] = torch.zeros_like(p)
             elif h.kind == "adam":
                 st["exp_avg"] = torch.zeros_like(p)
@@ -143,7 +234,7 @@ class BatchedOptimizer:
         idx = k.reshape(1)
         neg_lr = self.neg_lr.index_select(0, idx)[0] * active  # [G, N]; zero when inactive
         decay = torch.where(active, self.decay.index_select(0, idx)[0], 1.0)
-        bc2_sqrt = self.bc2_sqrt.index_select(0, idx)[0]  # [G]
+        bc2_sqrt = self.bc2_sqrt.index_select(0, idx)[0]  # [G, N]
         first = k == 0
         for p, g, gi, st in zip(self.params, grads, self.group_of, self.state):
             if g is None:
@@ -153,29 +244,41 @@ class BatchedOptimizer:
             g = torch.where(active.view(shape), g, 0.0)
             if h.maximize:
                 g = -g
+            wd = _view(h.weight_decay, shape)
             if h.kind == "sgd":
-                if h.weight_decay:
-                    g = g.add(p, alpha=h.weight_decay)
-                if h.momentum:
+                if h.any_weight_decay:
+                    g = g.add(p, alpha=wd) if isinstance(wd, float) else g + p * wd
+                if h.any_momentum:
                     buf = st["buf"]
-                    upd = torch.where(first, g, buf * h.momentum + g * (1 - h.dampening))
+                    mom = _view(h.momentum, shape)
+                    upd = torch.where(first, g,
+                                      buf * mom + g * _view(h.one_minus_dampening, shape))
                     buf.copy_(torch.where(active.view(shape), upd, buf))
-                    g = g.add(buf, alpha=h.momentum) if h.nesterov else buf
+                    if h.nesterov:
+                        g = g.add(buf, alpha=mom) if isinstance(mom, float) else g + buf * mom
+                    elif isinstance(mom, float):
+                        g = buf
+                    else:  # a trial without momentum steps along its gradient
+                        g = torch.where(mom != 0, buf, g)
                 p.add_(g * neg_lr[gi].view(shape))
                 continue
-            if h.weight_decay:
+            if h.any_weight_decay:
                 if h.decoupled:
                     p.mul_(decay[gi].view(shape))
                 else:
-                    g = g.add(p, alpha=h.weight_decay)
+                    g = g.add(p, alpha=wd) if isinstance(wd, float) else g + p * wd
             exp_avg, exp_avg_sq = st["exp_avg"], st["exp_avg_sq"]
-            exp_avg.lerp_(g, 1 - h.beta1)
-            exp_avg_sq.mul_(h.beta2).addcmul_(g, g, value=1 - h.beta2)
+            exp_avg.lerp_(g, _view(h.one_minus_beta1, shape))
+            b2, omb2 = _view(h.beta2, shape), _view(h.one_minus_beta2, shape)
+            if isinstance(omb2, float):
+                exp_avg_sq.mul_(b2).addcmul_(g, g, value=omb2)
+            else:
+                exp_avg_sq.mul_(b2).add_(g * g * omb2)
             src = exp_avg_sq
             if h.amsgrad:
                 torch.maximum(st["max_exp_avg_sq"], exp_avg_sq, out=st["max_exp_avg_sq"])
                 src = st["max_exp_avg_sq"]
-            denom = (src.sqrt() / bc2_sqrt[gi]).add_(h.eps)
+            denom = (src.sqrt() / bc2_sqrt[gi].view(shape)).add_(_view(h.eps, shape))
             p.addcdiv_(exp_avg * neg_lr[gi].view(shape), denom)
 
 

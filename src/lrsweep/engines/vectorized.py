@@ -5,7 +5,9 @@ differs. Their parameters are stacked into ``[N, ...]`` tensors and the model ru
 ``torch.func.vmap`` + ``functional_call`` (``randomness="same"``: the dropout masks are drawn
 once per step from the generator seeded by the trial's seed, exactly as the sequential engine
 draws them for each of its trials). The update is ``batched_optim.BatchedOptimizer`` with the
-LR as an ``[N]`` tensor. (On CUDA, where eager dropout is a fused kernel with its own
+LR as an ``[N]`` tensor; every trial's optimizer is built by the task at that trial's LR, and
+hyperparameters that differ between trials are stacked too (``read_optimizers`` says what
+cannot be: ``auto`` then runs the trials sequentially). (On CUDA, where eager dropout is a fused kernel with its own
 mapping of random numbers, ``NativeDropoutMasks`` makes vmap draw the same masks.)
 
 Divergence is a mask: the rule of ``sequential.DivergenceMonitor`` (non-finite loss, or an EMA
@@ -17,7 +19,9 @@ On CUDA the whole step (forward, backward, masked update, divergence bookkeeping
 once in a CUDA graph and replayed with static input buffers; a batch of another shape (the
 last partial batch) runs eagerly. ``compile=True`` wraps the step in ``torch.compile`` first.
 Trials are chunked to fit memory (out-of-memory halves the chunk); every chunk re-seeds and
-replays the same data, so results do not depend on the chunking.
+replays the same data, so results do not depend on the chunking. A trial whose optimizer
+raises when built runs alone on the sequential path (which records it failed); a chunk that
+raises while training is rerun trial by trial there, so only the trial that raises fails.
 
 ``engine="auto"`` (``choose_auto``): vectorized on CUDA whenever the model vmaps; on CPU
 only for tiny models, the one case where stacking is faster there (measured).
@@ -31,6 +35,7 @@ import math
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -44,7 +49,7 @@ from ..errors import EngineUnavailable, bad_arg
 from ..rng import isolated_rng, seed_everything
 from ..trial import Status, TrialResult, TrialSpec
 from .base import ResultCallback
-from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizer
+from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizers
 from .sequential import EMA_BETA, SequentialEngine, run_trial, step_batches
 
 log = logging.getLogger("lrsweep")
@@ -145,8 +150,8 @@ class _Chunk:
         model.train()
         self.model = model
         opts = [task.make_optimizer(model, lr) for lr in lrs]
-        kind, hypers = read_optimizer(opts[0])
         names = {id(p): name for name, p in model.named_parameters()}
+        kind, hypers = read_optimizers(opts, lrs, names)
         order: list[str] = []
         group_of: list[int] = []
         for gi, g in enumerate(opts[0].param_groups):
@@ -155,9 +160,6 @@ class _Chunk:
                     order.append(names[id(p)])
                     group_of.append(gi)
         group_lrs = [[o.param_groups[gi]["lr"] for o in opts] for gi in range(len(hypers))]
-        for o in opts:
-            if len(o.param_groups) != len(hypers):
-                raise EngineUnavailable("the optimizer's param groups differ between LRs")
         self.names = order
         # Trained params are stacked leaves; the rest (frozen, or in no optimizer group) are
         # shared unbatched. Buffers (BatchNorm statistics) are stacked copies.
@@ -379,6 +381,7 @@ class VectorizedEngine:
         self.compile = bool(compile)
         self._plans: dict[int, tuple[Any, Plan]] = {}  # id(task) -> (task, its probe)
         self.min_trials = 1  # a seed with fewer LRs runs sequentially (auto on CPU sets it)
+        self.auto = False  # chosen by engine="auto": what cannot be stacked runs sequentially
         self._emulate_graph = False  # tests: run the graph path on CPU with an eager stand-in
         if task is not None:
             self._plan(task)
@@ -394,8 +397,43 @@ class VectorizedEngine:
         by_seed: dict[int, list[float]] = {}
         for s in specs:
             by_seed.setdefault(s.seed, []).append(s.lr)
+        try:
+            broken = self._check_optimizers(task, sorted({s.lr for s in specs}),
+                                            next(iter(by_seed), 0))
+        except EngineUnavailable as e:
+            if not self.auto:
+                raise
+            log.info("engine='auto': running these trials sequentially (%s)", e)
+            for s in specs:
+                on_result(run_trial(task, s, "sequential"))
+            return
         for seed, lrs in by_seed.items():
-            self._run_seed(task, plan, seed, lrs, on_result)
+            for lr in (lr for lr in lrs if lr in broken):  # fails alone, with its error
+                on_result(run_trial(task, TrialSpec(lr, seed), "sequential"))
+            self._run_seed(task, plan, seed, [lr for lr in lrs if lr not in broken], on_result)
+
+    def _check_optimizers(self, task: Any, lrs: list[float], seed: int) -> set[float]:
+        """Build every LR's optimizer (as the chunks will) and check that the batched
+        optimizer can stack them: ``EngineUnavailable`` names what differs. Returns the LRs
+        whose optimizer raised: those trials run on the sequential path, which records
+        them failed with their own error, and the others stay stacked."""
+        with isolated_rng():
+            seed_everything(seed)
+            model = task.initial_model(seed)
+            names = {id(p): name for name, p in model.named_parameters()}
+            opts, good, broken = [], [], set()
+            for lr in lrs:
+                try:
+                    opts.append(task.make_optimizer(model, lr))
+                except Exception as e:  # the user's optimizer callable, at this LR
+                    log.warning("vectorized: building the optimizer at lr=%g raised %s: %s; "
+                                "that trial runs alone", lr, type(e).__name__, e)
+                    broken.add(lr)
+                else:
+                    good.append(lr)
+            if opts:
+                read_optimizers(opts, good, names)
+        return broken
 
     def _initial_chunk(self, task: Any, plan: Plan, n: int) -> int:
         if self.chunk_size is not None:
@@ -414,7 +452,7 @@ class VectorizedEngine:
             for lr in lrs:
                 on_result(run_trial(task, TrialSpec(lr, seed), "sequential"))
             return
-        size = self._initial_chunk(task, plan, len(lrs))
+        size = self._initial_chunk(task, plan, len(lrs)) if lrs else 1
         i = 0
         while i < len(lrs):
             part = lrs[i:i + size]
@@ -434,12 +472,26 @@ class VectorizedEngine:
                 results = [TrialResult(lr, seed, Status.FAILED, None, engine=self.name,
                                        error="out of memory with one trial per chunk")
                            for lr in part]
-            for r in results:
-                on_result(r)
+            if results is None:  # the stacked chunk raised: find the trial that raises
+                self._isolate(task, seed, part, on_result)
+            else:
+                for r in results:
+                    on_result(r)
             i += len(part)
 
+    @staticmethod
+    def _isolate(task: Any, seed: int, lrs: list[float], on_result: ResultCallback) -> None:
+        """Run the trials of a chunk that raised one by one on the sequential path (the
+        reference): only a trial that raises there is failed, with its own error; the others
+        get their results, each reported as it finishes."""
+        for lr in lrs:
+            r = run_trial(task, TrialSpec(lr, seed), "sequential")
+            on_result(replace(r, extra={**r.extra, "isolated_from": "vectorized"}))
+
     def _run_chunk(self, task: Any, plan: Plan, seed: int,
-                   lrs: list[float]) -> list[TrialResult]:
+                   lrs: list[float]) -> list[TrialResult] | None:
+        """The chunk's results; None if it raised (the caller isolates the trial that
+        raises); out-of-memory propagates (the caller halves the chunk)."""
         t0 = time.perf_counter()
         extra: dict[str, Any] = {"chunk_size": len(lrs)}
         try:
@@ -454,12 +506,19 @@ class VectorizedEngine:
                 curves = chunk.curve.cpu().T.tolist()
         except torch.OutOfMemoryError:
             raise
-        except Exception as e:  # the chunk's trials are recorded failed; the sweep goes on
-            log.warning("vectorized chunk of %d trials (seed %d) failed: %s", len(lrs), seed, e)
-            err = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+        except _CaptureRequired as e:  # cuda_graph=True and capture failed: no fallback
+            err = f"{type(e.__cause__).__name__}: {e.__cause__}\n{traceback.format_exc(limit=8)}"
             wall = (time.perf_counter() - t0) / len(lrs)
+            log.warning("vectorized: CUDA-graph capture failed with cuda_graph=True (%s)",
+                        e.__cause__)
             return [TrialResult(lr, seed, Status.FAILED, None, (), 0, wall, self.name,
                                 error=err, extra=extra) for lr in lrs]
+        except Exception as e:  # which trial raised is unknown: the caller isolates it
+            log.warning("vectorized: a chunk of %d trials (seed %d) raised %s: %s; running "
+                        "them one by one on the sequential path, so that only a trial that "
+                        "raises there fails", len(lrs), seed,
+                        type(e).__name__, e)
+            return None
         wall = (time.perf_counter() - t0) / len(lrs)
         out = []
         for j, lr in enumerate(lrs):
@@ -526,7 +585,7 @@ class VectorizedEngine:
                     raise  # a smaller chunk
                 except Exception as e:  # capturing runs nothing: go on eagerly
                     if self.cuda_graph is True:
-                        raise
+                        raise _CaptureRequired() from e
                     log.warning("vectorized: CUDA-graph capture failed (%s: %s); running "
                                 "eagerly", type(e).__name__, e)
                     use_graph, static = False, []
@@ -550,6 +609,10 @@ class VectorizedEngine:
                                             / (last + 1 - STEADY_FROM))
         facts["setup_seconds"] = round(t_once, 4)
         return facts
+
+
+class _CaptureRequired(Exception):
+    """CUDA-graph capture failed under ``cuda_graph=True`` (an engine fault, not a trial's)."""
 
 
 def _balanced(n: int, most: int) -> int:
@@ -628,6 +691,7 @@ def choose_auto(task: Any, **options: Any) -> Any:
         log.info("engine='auto': vectorized (CUDA, the model vmaps; compile=%s)",
                  options["compile"])
         eng = VectorizedEngine(**options)
+        eng.auto = True
         eng._plan(task, plan)
         return eng
     per_trial = trial_footprint(task)
@@ -642,6 +706,7 @@ def choose_auto(task: Any, **options: Any) -> Any:
              "sequentially)", mib, CPU_MIN_TRIALS)
     eng = VectorizedEngine(**options)
     eng.min_trials = CPU_MIN_TRIALS
+    eng.auto = True
     eng._plan(task, plan)
     return eng
 
