@@ -20,9 +20,12 @@ def test_run_writes_outputs_and_prints_best(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "best lr:" in out and "accuracy" in out
-    for name in ("sweep.json", "sweep.csv", "sweep.png", "lrsweep.db"):
-        assert (tmp_path / name).exists(), name
-    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert (tmp_path / "lrsweep.db").exists()
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]  # OUT/<study>/
+    for name in ("sweep.json", "sweep.csv", "sweep.png"):
+        assert (folder / name).exists(), name
+    data = json.loads((folder / "sweep.json").read_text())
+    assert folder.name == data["study"]
     assert len(data["trials"]) == 3 and data["direction"] == "max"
 
 
@@ -50,7 +53,8 @@ def test_config_file_and_flags_win(tmp_path, capsys):
                    'engine = "sequential"\nquiet = true\n')
     rc = main(["run", "--config", str(cfg), "--num", "3", "--out", str(tmp_path)])
     assert rc == 0
-    data = json.loads((tmp_path / "sweep.json").read_text())
+    (out,) = tmp_path.glob("*/sweep.json")
+    data = json.loads(out.read_text())
     assert len(data["trials"]) == 3  # --num on the command line beats num in the file
     assert all(t["steps"] == 3 for t in data["trials"])
     bad = tmp_path / "bad.toml"

@@ -197,11 +197,14 @@ def test_cli_search_prints_rounds_and_writes_files(tmp_path, capsys):
     assert rc == 0
     assert "round 1:" in out and "round 2:" in out
     assert "optimum: lr =" in out and "interval" in out and "band" in out
-    for name in ("sweep.json", "sweep.csv", "sweep.png", "search.json", "lrsweep.db"):
-        assert (tmp_path / name).exists(), name
-    data = json.loads((tmp_path / "search.json").read_text())
+    assert (tmp_path / "lrsweep.db").exists()
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]  # OUT/<study>/
+    assert folder.name.startswith("teacher-mlp-width16-steps4-")  # named as `run` names it
+    for name in ("sweep.json", "sweep.csv", "sweep.png", "search.json"):
+        assert (folder / name).exists(), name
+    data = json.loads((folder / "search.json").read_text())
     assert len(data["rounds"]) == 2 and data["optimum"]["lr"] > 0
-    trials = json.loads((tmp_path / "sweep.json").read_text())["trials"]
+    trials = json.loads((folder / "sweep.json").read_text())["trials"]
     assert len(trials) == 4 + 2
     # the rerun finds every trial in the store and prints the same optimum
     assert main(["search", "--task", "teacher-mlp", "--steps", "4", "--width", "16",

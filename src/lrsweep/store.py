@@ -188,6 +188,10 @@ class Store:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        # why the file cannot be written (a read-only file or folder), or None: such a
+        # store is opened read-only, to be read (studies, show, load) but never written
+        self.readonly: str | None = None
+        self._immutable = False
         if not self.memory:
             if self.path.is_dir():
                 raise bad_arg("store", str(path), "a file path, not a directory",
@@ -196,10 +200,43 @@ class Store:
                 if not create:
                     raise StoreError(f"store {str(path)!r}: no such file. Check the path, or "
                                      "run a sweep with --store/store= to create it.")
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._make_folder()
             else:
                 self._check_magic()
+                self._check_writable()
         self._open()
+
+    def _make_folder(self) -> None:
+        """Create the store's folder, or say in one line why it cannot be (nothing made)."""
+        probe = self.path.parent
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise self._fail(f"cannot be created: {probe} is a file, not a folder",
+                             "Pass a path in a folder, e.g. store='runs/lrsweep.db'.")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise self._fail(f"cannot be created: the folder {probe} is read-only",
+                             "Pass a path in a folder you can write to.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self._fail(f"cannot be created: making its folder failed "
+                             f"({e.strerror or e})", "Pass a path in a folder you can "
+                             "write to.") from e
+
+    def _check_writable(self) -> None:
+        folder = self.path.parent
+        if not os.access(self.path, os.W_OK):
+            self.readonly = "the file is read-only"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            self.readonly = f"its folder {folder} is read-only"
+        if self.readonly is None:
+            return
+        # WAL readers need the -shm file; where the folder is read-only and no writer has
+        # left one, nobody can be writing (a writer makes it): read the file as immutable
+        wal = [Path(f"{self.path}{ext}").exists() for ext in ("-wal", "-shm")]
+        self._immutable = not os.access(folder, os.W_OK | os.X_OK) and not all(wal)
+        log.info("store %s: opened read-only (%s)", self.path, self.readonly)
 
     # ------------------------------------------------------------------------- opening ----
     def _fail(self, what: str, todo: str) -> StoreError:
@@ -219,9 +256,17 @@ class Store:
                              "Pass another path; this file was left untouched.")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        target, uri = str(self.path), False
+        if self.readonly is not None:
+            target = Path(os.path.abspath(self.path)).as_uri() + (
+                "?immutable=1" if self._immutable else "?mode=ro")
+            uri = True
+        try:
+            conn = sqlite3.connect(target, timeout=self.timeout, isolation_level=None,
+                                   check_same_thread=False, uri=uri)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        except sqlite3.DatabaseError as e:
+            raise self._corrupt(e) from e
         return conn
 
     def _open(self) -> None:
@@ -239,7 +284,11 @@ class Store:
                     "is an SQLite database but not an lrsweep store "
                     f"(application_id={app_id}, tables: {', '.join(tables[:5]) or 'none'})",
                     "Pass another path; this file was left untouched.")
-            if not self.memory:
+            if self.readonly is not None and version < SCHEMA_VERSION:
+                raise self._fail(f"is read-only ({self.readonly}) and needs an upgrade to "
+                                 f"schema {SCHEMA_VERSION} before it can be read",
+                                 "Open it once where it can be written.")
+            if not self.memory and self.readonly is None:
                 self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
                 conn.execute("PRAGMA synchronous = NORMAL")  # durable across a kill -9
             conn.execute("PRAGMA foreign_keys = ON")
@@ -269,8 +318,12 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise self._fail(f"was written by a newer lrsweep (schema {version})",
                                  "Upgrade lrsweep (pip install -U lrsweep).")
+            fresh = version == 0 and not tables  # a new file: created, not migrated
+            if fresh:
+                log.debug("store %s: created (schema %d)", self.path, SCHEMA_VERSION)
             for v in range(version, SCHEMA_VERSION):
-                log.info("store %s: migrating schema %d -> %d", self.path, v, v + 1)
+                if not fresh:
+                    log.info("store %s: migrating schema %d -> %d", self.path, v, v + 1)
                 MIGRATIONS[v](conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -288,9 +341,18 @@ class Store:
                 time.sleep(0.05)
 
     def _corrupt(self, e: sqlite3.DatabaseError) -> StoreError:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+        text = str(e)
+        if isinstance(e, sqlite3.OperationalError) and "locked" in text:
             return self._fail(f"stayed locked by another process for {self.timeout:g} s",
                               "Wait for the other writer or raise the timeout.")
+        if "readonly" in text or "read-only" in text:
+            return self._fail(f"cannot be written ({text})",
+                              "Pass a store in a folder you can write to, or make the file "
+                              "and its folder writable.")
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
+            return self._fail(f"cannot be opened or created ({text})",
+                              "Pass a path in an existing folder you can write to, e.g. "
+                              "store='runs/lrsweep.db'.")
         return self._fail(f"is corrupted or not a database ({e})",
                           "Restore it from a backup or pass another path; it was not "
                           "modified.")
@@ -309,6 +371,11 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction. IMMEDIATE takes the write lock up front, so two writers
         queue on the busy timeout instead of failing on a lock upgrade."""
+        if self.readonly is not None:
+            raise self._fail(f"is read-only ({self.readonly}): it can be read (studies, show, "
+                             "load) but no trial can be recorded in it",
+                             "Pass a store in a folder you can write to (--store PATH / "
+                             "store=...), or make the file and its folder writable.")
         with self._lock:
             conn = self.conn
             try:
@@ -410,7 +477,18 @@ class Store:
     def get_study(self, name: str) -> Study:
         """An existing study by name, without a task (to read it, or to add trials)."""
         n, fp, desc, direction, metric, _ = self._study_row(_check_name(name))
-        return Study(self, n, fp, json.loads(desc), direction, metric)
+        try:
+            proto = json.loads(desc)
+        except ValueError as e:
+            raise self._damaged(n, "its protocol", e) from e
+        return Study(self, n, fp, proto, direction, metric)
+
+    def _damaged(self, study: str, what: str, e: Exception) -> StoreError:
+        return self._fail(f"is damaged: {what} in study {study!r} cannot be read "
+                          f"({type(e).__name__}: {e}; SQLite's own integrity check does not "
+                          "see damage inside a record)",
+                          "Restore the file from a backup, or sweep into a new store; the "
+                          "file was not modified.")
 
     def load(self, study: str | None = None) -> SweepResult:
         """The finished trials of a study as a ``SweepResult`` (``running`` ones left out).
@@ -489,8 +567,14 @@ class Study:
     def results(self, *, curves: bool = True) -> list[TrialResult]:
         """Finished trials (ok, diverged, failed); ``running`` ones are not results.
         ``curves=False`` leaves the loss curves out (cheaper for summaries)."""
-        return [_to_result(r) for r in self._rows("AND status != ?", (RUNNING,),
-                                                  curves=curves)]
+        out = []
+        for r in self._rows("AND status != ?", (RUNNING,), curves=curves):
+            try:
+                out.append(_to_result(r))
+            except (ValueError, TypeError) as e:
+                raise self.store._damaged(
+                    self.name, f"the trial lr={r.get('lr')!r} seed={r.get('seed')!r}", e) from e
+        return out
 
     def running(self) -> list[TrialSpec]:
         """Trials handed to an engine and never finished (in flight, or their process died)."""

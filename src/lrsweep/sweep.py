@@ -109,6 +109,9 @@ def sweep(
         lo, hi = lr_range if lr_range is not None else (1e-5, 1e-1)
         lrs = log_grid(lo, hi, num)
     grid = check_lrs(lrs)
+    if isinstance(lrs, tuple) and len(grid) == 2 and grid[1] / grid[0] > 10:
+        log.warning("sweep: 2 LRs (%.3g and %.3g); for a range use lrsweep.log_grid(lo, hi, n)"
+                    " (search(task, (lo, hi)) takes a pair as a range)", grid[0], grid[1])
     seed_list = check_seeds(seeds)
     eng = get_engine(engine, t, **engine_options)
     specs = [TrialSpec(lr, s) for s in seed_list for lr in grid]

@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import checks
 from .data import Batch, IterableData, TensorData, batch_size_of, make_data, to_device
-from .errors import ConfigError, bad_arg
+from .errors import ConfigError, bad_arg, bad_choice
 from .schedule import SCHEDULES
 
 METRICS = {"accuracy": "max", "loss": "min"}
@@ -220,6 +221,7 @@ class Task:
         if forward is not None and not callable(forward):
             raise bad_arg("forward", forward, "callable(model, batch) -> loss or (loss, out)",
                           "Pass a function or leave forward unset.")
+        self._default_loss = loss is None
         if loss is None:
             loss = nn.CrossEntropyLoss()
         elif isinstance(loss, type) and issubclass(loss, nn.Module):
@@ -238,9 +240,9 @@ class Task:
             self.direction = normalize_direction(direction)
         elif isinstance(metric, str):
             if metric not in METRICS:
-                raise bad_arg("metric", metric, f"one of {sorted(METRICS)} or a callable",
-                              "Use metric='accuracy' or 'loss', or pass "
-                              "metric=fn(outputs, targets) with direction=.")
+                raise bad_choice("metric", metric, sorted(METRICS),
+                                 "Use metric='accuracy' or 'loss', or pass "
+                                 "metric=fn(outputs, targets) with direction=.")
             self.metric_name = metric
             self.metric_fn = None
             self.direction = (normalize_direction(direction) if direction is not None
@@ -276,7 +278,7 @@ class Task:
     @staticmethod
     def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
         if value not in choices:
-            raise bad_arg(name, value, f"one of {choices}", f"Pick one of {', '.join(choices)}.")
+            raise bad_choice(name, value, choices)
         return value
 
     @staticmethod
@@ -305,7 +307,12 @@ class Task:
             if per_epoch < 0:
                 raise bad_arg("epochs", epochs, "steps= for data of unknown length",
                               "The training data has no len(); give the budget as steps=.")
-            total = max(1, int(round(epochs * per_epoch)))
+            total = int(round(epochs * per_epoch))
+            if total < 1:
+                raise bad_arg("epochs", epochs, f"a budget of at least one optimizer step "
+                              f"(epochs >= {0.5 / per_epoch:.3g} at {per_epoch} steps per "
+                              "epoch)", f"Pass e.g. epochs=1, or steps= (epochs={epochs} "
+                              "rounds to 0 steps).")
         if warmup_steps is not None:
             if warmup_epochs:
                 raise bad_arg("warmup_epochs/warmup_steps", (warmup_epochs, warmup_steps),
@@ -319,6 +326,11 @@ class Task:
                 raise bad_arg("warmup_epochs", warmup_epochs,
                               "warmup_steps= for data of unknown length", "Use warmup_steps=.")
             wu = int(round(warmup_epochs * per_epoch)) if warmup_epochs else 0
+            if warmup_epochs and wu == 0:
+                raise bad_arg("warmup_epochs", warmup_epochs, "a warmup of at least one step "
+                              f"(warmup_epochs >= {0.5 / per_epoch:.3g} at {per_epoch} steps "
+                              "per epoch), or 0", "Lengthen it, pass warmup_steps=, or "
+                              "pass 0 for no warmup.")
         if wu >= total:
             raise bad_arg("warmup", wu, f"fewer warmup steps than the {total} training steps",
                           "Shorten the warmup or lengthen the budget.")
@@ -345,7 +357,18 @@ class Task:
                     f"optimizer(params, lr=...) failed: {e}. Pass an optimizer class or a "
                     "callable(params, lr) returning an optimizer.") from e
             model.train()
-            loss, out = self.compute_loss(model, to_device(batch, self.device))
+            dev_batch = to_device(batch, self.device)
+            if self.forward is not None:
+                loss, out = checks.wrapped("forward", self.compute_loss, model, dev_batch)
+            else:
+                out = checks.wrapped("model", self.model_outputs, model, dev_batch)
+                if output_loss(out) is None:
+                    checks.check_targets(
+                        self, output_logits(out), batch_targets(dev_batch),
+                        default_loss=self._default_loss,
+                        train_targets=checks.all_targets(self.train),
+                        val_targets=checks.all_targets(self.val))
+                loss, out = checks.wrapped("loss", self.loss_of, out, dev_batch)
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                 shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss)
                 raise bad_arg("loss", shape, "a scalar loss tensor",
@@ -400,15 +423,21 @@ class Task:
                 return res[0], res[1]
             own = output_loss(res)
             return (own, res) if own is not None else (res, None)
+        return self.loss_of(self.model_outputs(model, batch), batch)
+
+    @staticmethod
+    def model_outputs(model: nn.Module, batch: Batch) -> Any:
+        """The model's outputs on a batch: ``model(**dict)``, ``model(*inputs)`` (a tuple's
+        last element is the target) or ``model(batch)``."""
         if isinstance(batch, Mapping):
-            out = model(**batch)
-        elif isinstance(batch, (tuple, list)):
-            if len(batch) < 2:
-                out = model(*batch)
-            else:
-                out = model(*batch[:-1])
-        else:
-            out = model(batch)
+            return model(**batch)
+        if isinstance(batch, (tuple, list)):
+            return model(*batch) if len(batch) < 2 else model(*batch[:-1])
+        return model(batch)
+
+    def loss_of(self, out: Any, batch: Batch) -> tuple[torch.Tensor, Any]:
+        """The loss of outputs ``out`` on ``batch``: the model's own, or ``loss(logits,
+        targets)``."""
         own = output_loss(out)
         if own is not None:
             return own, out

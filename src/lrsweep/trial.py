@@ -28,7 +28,7 @@ class TrialSpec:
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrialResult:
     """What one trial produced.
 
@@ -59,6 +59,19 @@ class TrialResult:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK and self.metric is not None
+
+    def __repr__(self) -> str:
+        """One line, without the loss curve (``.curve`` has it)."""
+        parts = [f"lr={self.lr:.4g}", f"seed={self.seed}", self.status.value]
+        if self.metric is not None:
+            parts.append(f"metric={self.metric:.6g}")
+        if self.curve:
+            parts.append(f"final_loss={self.curve[-1]:.4g}")
+        parts += [f"steps={self.steps}", f"{self.wall_time:.2f} s", self.engine]
+        if self.error:
+            first = self.error.splitlines()[0]
+            parts.append(f"error={first[:60] + '...' if len(first) > 60 else first!r}")
+        return f"TrialResult({', '.join(parts)})"
 
     @property
     def key(self) -> tuple[float, int]:

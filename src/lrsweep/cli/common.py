@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import LRSweepError, bad_arg
+from ..errors import LRSweepError, bad_arg, bad_choice, closest, user_error
 
 log = logging.getLogger("lrsweep")
 
@@ -136,26 +138,61 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         raise bad_arg("--task", args.task, f"one of {sorted(TASKS)} or package.module:function",
                       "Name a built-in task, or point at a function that returns a Task.")
     mod_name, _, fn_name = args.task.partition(":")
+    _cwd_on_path()
     try:
         module = importlib.import_module(mod_name)
     except ImportError as e:
+        if getattr(e, "name", None) and e.name != mod_name and \
+                not mod_name.startswith(e.name + "."):
+            raise LRSweepError(f"--task {args.task}: importing {mod_name} failed: "
+                               f"{user_error(e)}. Install what it "
+                               "imports.") from e
         raise bad_arg("--task", args.task, "an importable module",
-                      f"Could not import {mod_name!r} ({e}); run from the folder that holds it "
-                      "or install it.") from e
+                      f"Could not import {mod_name!r} ({e}); run from the folder that holds "
+                      f"{mod_name.split('.')[0]}.py (now {os.getcwd()}) or install it.") from e
+    except Exception as e:  # the module itself raised while being imported
+        raise LRSweepError(f"--task {args.task}: importing {mod_name} failed: "
+                           f"{user_error(e)}") from e
     fn = getattr(module, fn_name, None)
     if not callable(fn):
+        near = closest(fn_name, [n for n in dir(module) if not n.startswith("_")
+                                 and callable(getattr(module, n))])
         raise bad_arg("--task", args.task, f"a function {fn_name!r} in {mod_name}",
+                      f"Did you mean {mod_name}:{near}?" if near else
                       "Check the function name after the colon.")
     try:
-        task = fn(**overrides)
+        inspect.signature(fn).bind(**overrides)
     except TypeError as e:
         raise bad_arg("--task", args.task, f"a function accepting {sorted(overrides)}",
-                      f"It refused the overrides ({e}); add **kwargs to it or drop the flags.") from e
+                      f"It refused the overrides ({e}); add **kwargs to it or drop the "
+                      "flags.") from e
+    except ValueError:  # no signature to inspect (a builtin): let the call say
+        pass
+    try:
+        task = fn(**overrides)
+    except LRSweepError:
+        raise  # lrsweep's own message (a Task argument, ...) already says what to do
+    except Exception as e:  # the user's code: its error and where it happened
+        raise LRSweepError(f"--task {args.task}: {fn_name}() raised "
+                           f"{user_error(e)}") from e
     if not isinstance(task, Task):
         raise bad_arg("--task", args.task, "a function returning lrsweep.Task",
                       f"It returned {type(task).__name__}.")
     task.import_ref = (args.task, overrides)
+    # default study names say which scale they hold, as for the built-in tasks
+    label = "".join(f"-{k}{v}" for k, v in overrides.items() if k not in ("device",))
+    if label:
+        task.name = (task.name or fn_name) + label
     return task, fn_name
+
+
+def _cwd_on_path() -> None:
+    """``python -m`` puts the current folder on ``sys.path``; the ``lrsweep`` console script
+    does not. Put it there, so that ``--task mymod:make`` finds ``./mymod.py`` either way."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
 
 
 def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float, float]:
@@ -169,10 +206,99 @@ def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float,
     return lo, hi
 
 
+def check_sweep_args(args: argparse.Namespace) -> None:
+    """Options that ``sweep`` would only check once the store and the folder exist."""
+    if args.engine is not None:
+        from ..engines.base import ENGINES
+
+        if args.engine not in ENGINES:
+            raise bad_choice("--engine", args.engine, ENGINES, "Leave it unset for auto.")
+    parse_seeds(args.seeds)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        parse_threads(threads)
+
+
+def parse_threads(text: Any) -> int | str | None:
+    """``--threads``: ``auto`` (the measured policy), ``torch`` (torch's own setting) or N."""
+    s = str(text).strip().lower()
+    if s in ("auto", "torch"):
+        return "auto" if s == "auto" else None
+    try:
+        n = int(s)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise bad_arg("--threads", text, "auto, torch, or a number of threads >= 1",
+                      "Leave it at auto (see the README's CPU threads), or pass e.g. "
+                      "--threads 1.")
+    return n
+
+
+def check_writable_dir(path: Path, name: str) -> None:
+    """``path`` is a folder, or can be made one, that this process can write into; nothing
+    is created here."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == path else f"is under {probe}, which is a file"
+        raise bad_arg(name, str(path), "a folder", f"{path} {where}; pass another folder.")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise bad_arg(name, str(path), "a folder this user can write to",
+                      f"{probe} is read-only; pass a folder you can write to.")
+
+
 def out_dir(args: argparse.Namespace) -> Path:
+    """The ``--out`` folder, checked (nothing is created until there is something to put
+    in it: the store, or a study's files)."""
     path = Path(args.out or args.default_out)
-    path.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(path, "--out")
     return path
+
+
+def study_dir(folder: Path, study: str | None) -> Path:
+    """``OUT/<study>/``: each study's files apart, so that runs at several scales into one
+    ``--out`` (a width scan) never overwrite each other's files."""
+    path = folder / safe_name(study)
+    if path.exists() and not path.is_dir():  # a study named like the store file
+        path = folder / (safe_name(study) + "-files")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise bad_arg("--out", str(folder), "a folder that can be created",
+                      f"Creating {path} failed ({e.strerror or e}); the trials are in the "
+                      "store; pass another --out.") from e
+    return path
+
+
+IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp",
+                 "pgf", "raw", "rgba", "svgz")
+
+
+def check_image_path(path: str | Path, name: str) -> Path:
+    """An image file name whose suffix matplotlib can write; checked before any work."""
+    p = Path(path)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
+    except ImportError:
+        formats = IMAGE_FORMATS
+    suffix = p.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise bad_arg(name, str(path), f"an image file ending in one of "
+                      f"{', '.join('.' + f for f in formats)}",
+                      f"Pass e.g. {name} {p.with_suffix('.png')}.")
+    check_writable_dir(p.parent if str(p.parent) else Path("."), name)
+    return p
+
+
+def safe_name(name: str | None) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "study")) \
+        .strip(".") or "study"
 
 
 def resolve_store(args: argparse.Namespace) -> Path:

@@ -8,10 +8,12 @@ import time
 from .common import (
     add_output_args,
     add_task_args,
+    check_sweep_args,
     lr_range_from_args,
     out_dir,
     parse_seeds,
     resolve_store,
+    study_dir,
     task_from_args,
     write_outputs,
 )
@@ -38,13 +40,15 @@ def run(args: argparse.Namespace) -> int:
     task, name = task_from_args(args)
     lo, hi = lr_range_from_args(args, name)
     lrs = log_grid(lo, hi, args.num if args.num is not None else 10)
+    check_sweep_args(args)
     folder = out_dir(args)
     result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
                    store=resolve_store(args), study=args.study,
                    progress=not args.quiet)
     print(f"task {name}: {task}")
+    total = len(result.trials)
     print(f"study {result.study!r} in {resolve_store(args)}"
-          + (f" (resumed: {result.reused} finished trials reused)" if result.reused else ""))
+          + (f" (resumed: {result.reused} of {total} trials reused)" if result.reused else ""))
     print(result.table())
     best = result.best()
     if best is None:
@@ -52,9 +56,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f})")
         _print_optimum(result)
-    for path in write_outputs(result, folder, "sweep"):
+    for path in write_outputs(result, study_dir(folder, result.study), "sweep"):
         print(f"wrote {path}")
-    print(f"engine {result.engine}, {time.perf_counter() - t0:.1f} s")
+    if result.reused >= total:
+        print(f"{result.reused} of {total} trials reused, nothing trained "
+              f"({time.perf_counter() - t0:.1f} s)")
+    else:
+        print(f"engine {result.engine}, {total - result.reused} trials trained, "
+              f"{time.perf_counter() - t0:.1f} s")
     return 0
 
 

@@ -9,10 +9,12 @@ import time
 from .common import (
     add_output_args,
     add_task_args,
+    check_sweep_args,
     lr_range_from_args,
     out_dir,
     parse_seeds,
     resolve_store,
+    study_dir,
     task_from_args,
 )
 
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "on one), reusing every earlier trial, until the interval's high/low is "
                     "within --tolerance. Prints each round and the optimum with its interval "
                     "and near-optimal band; writes sweep.json, sweep.csv, sweep.png (all "
-                    "trials) and search.json (the rounds).")
+                    "trials) and search.json (the rounds) into OUT/STUDY/.")
     add_task_args(p)
     g = p.add_argument_group("search")
     g.add_argument("--tolerance", type=float, default=None,
@@ -54,13 +56,14 @@ def run_search(args: argparse.Namespace) -> int:
         if getattr(args, key) is None:
             setattr(args, key, default)
     lo, hi = lr_range_from_args(args, name)
+    check_sweep_args(args)
     folder = out_dir(args)
     print(f"task {name}: {task}")
     print(f"search over {lo:.3g}..{hi:.3g}, stopping at high/low <= {args.tolerance:.3g}")
     found = search(task, (lo, hi), seeds=parse_seeds(args.seeds), tolerance=args.tolerance,
                    max_rounds=args.max_rounds, max_trials=args.max_trials, points=args.points,
                    refine_points=args.refine_points, engine=args.engine or "auto",
-                   store=resolve_store(args), study=args.study or name,
+                   store=resolve_store(args), study=args.study,
                    progress=not args.quiet, band_tol=args.band_tol,
                    on_round=lambda r: print(r.summary(), flush=True))
     print(found.result.table())
@@ -86,6 +89,7 @@ def run_search(args: argparse.Namespace) -> int:
         if opt.note:
             print(f"  note: {opt.note}")
     # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds
+    folder = study_dir(folder, found.result.study)
     written = [found.result.to_json(folder / "sweep.json", overwrite=True),
                found.result.to_csv(folder / "sweep.csv", overwrite=True)]
     try:

@@ -144,6 +144,10 @@ def _optimum_line(result: Any) -> str:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from .common import check_image_path
+
+    if args.output:
+        check_image_path(args.output, "--output")
     with _open(args.path) as store:
         result = store.load(args.study)
     out = Path(args.output or f"{_safe(result.study)}.png")

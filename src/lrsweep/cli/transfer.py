@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import bad_arg
+from ..errors import LRSweepError, bad_arg
 
 
 def register(subparsers: Any) -> None:
@@ -49,10 +49,15 @@ def register(subparsers: Any) -> None:
         description="Fit log(lr*) = a + b log(x) by weighted least squares over the optima of "
                     "three or more studies at different scales, with a bootstrap interval, "
                     "and predict the LR at --target.",
-        epilog="example: lrsweep fit runs.db --studies w64,w128,w256 --x width "
-               "--values 64,128,256 --target 1024 --plot law.png")
-    f.add_argument("store", help="the SQLite store holding the studies")
-    f.add_argument("--studies", required=True, help="comma-separated study names")
+        epilog="examples: lrsweep fit runs --x width --target 1024 --plot law.png;  "
+               "lrsweep fit runs.db --studies w64,w128,w256 --x width --values 64,128,256 "
+               "--target 1024")
+    f.add_argument("store", help="the SQLite store holding the studies (or a run's --out "
+                   "folder)")
+    f.add_argument("--studies", default=None,
+                   help="comma-separated study names (default: every study in the store "
+                        "whose scale can be read: `lrsweep run --width 64` names its study "
+                        "teacher-mlp-width64-...)")
     f.add_argument("--x", default="width", help="the scale axis (default width)")
     f.add_argument("--values", help="the scale of each study, comma-separated, when the "
                    "study does not record it")
@@ -83,15 +88,37 @@ def _optimum(args: argparse.Namespace) -> Any:
                           "Drop one of them.")
         if args.lr <= 0:
             raise bad_arg("--lr", args.lr, "a positive LR", "Pass e.g. --lr 3e-4.")
-        low = args.low if args.low is not None else args.lr
-        high = args.high if args.high is not None else args.lr
-        return (args.lr, low, high)
+        if (args.low is None) != (args.high is None):
+            raise bad_arg("--low/--high", (args.low, args.high), "both ends of the interval",
+                          "Pass --low and --high together, or neither.")
+        if args.low is None:
+            return args.lr  # no interval: the output says it is unknown
+        if not 0 < args.low <= args.lr <= args.high:
+            raise bad_arg("--low/--high", (args.low, args.high),
+                          f"0 < low <= lr ({args.lr:g}) <= high", "Check the interval.")
+        return (args.lr, args.low, args.high)
     if not args.store:
         raise bad_arg("--lr", None, "the LR to carry (or --store and --study)",
                       "Pass e.g. --lr 3e-4.")
     from .common import open_store_arg
 
-    return open_store_arg(args.store, "--store").load(args.study)
+    with open_store_arg(args.store, "--store") as store:
+        result = store.load(args.study)
+    _check_base_batch(args, result)
+    return result
+
+
+def _check_base_batch(args: argparse.Namespace, result: Any) -> None:
+    """The study records its batch size: --batch BASE:TARGET must start from it."""
+    if args.batch is None:
+        return
+    base, _ = parse_pair("--batch", args.batch)
+    train = (result.protocol or {}).get("train_data")
+    recorded = train.get("batch_size") if isinstance(train, dict) else None
+    if recorded is not None and float(recorded) != base:
+        raise bad_arg("--batch", args.batch, f"BASE = {recorded}, the batch size study "
+                      f"{result.study!r} was swept at",
+                      f"Pass --batch {recorded}:TARGET.")
 
 
 def run_transfer(args: argparse.Namespace) -> int:
@@ -122,10 +149,24 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     from ..transfer import fit_law
-    from .common import open_store_arg
+    from ..transfer.laws import scale_of
+    from .common import check_image_path, open_store_arg
 
-    store = open_store_arg(args.store, "STORE")
-    names = [s.strip() for s in args.studies.split(",") if s.strip()]
+    if args.plot:
+        check_image_path(args.plot, "--plot")
+
+    with open_store_arg(args.store, "STORE") as store:
+        every = store.study_names()
+        if args.studies is None:
+            names = every
+        else:
+            names = [s.strip() for s in args.studies.split(",") if s.strip()]
+            missing = [n for n in names if n not in every]
+            if missing:
+                raise bad_arg("--studies", args.studies, f"studies of {args.store}",
+                              f"{', '.join(missing)} not found; the store holds "
+                              f"{', '.join(every) or 'none'}.")
+        results = [store.load(n) for n in names]
     values = None
     if args.values:
         try:
@@ -136,7 +177,23 @@ def run_fit(args: argparse.Namespace) -> int:
         if len(values) != len(names):
             raise bad_arg("--values", args.values, f"{len(names)} values, one per study",
                           "Give one scale per study, in the same order.")
-    results = [store.load(n) for n in names]
+    else:
+        unknown = []
+        for r in results:
+            try:
+                scale_of(r, args.x)
+            except LRSweepError:
+                unknown.append(r.study)
+        if unknown and args.studies is None:
+            results = [r for r in results if r.study not in unknown]
+            print(f"left out (no {args.x} in the study): {', '.join(unknown)}")
+        elif unknown:
+            raise bad_arg("--studies", args.studies, f"studies whose {args.x} can be read",
+                          f"No {args.x} in {', '.join(unknown)}; pass --values with one "
+                          f"{args.x} per study.")
+    for r, v in zip(results, values or [None] * len(results)):
+        scale = v if v is not None else scale_of(r, args.x)[0]
+        print(f"study {r.study}: {args.x} {scale:g}")
     law = fit_law(results, x=args.x, values=values, level=args.level)
     print(law)
     if args.target is not None:

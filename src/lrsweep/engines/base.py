@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import EngineUnavailable, bad_arg
+from ..errors import EngineUnavailable, bad_arg, bad_choice
 from ..trial import TrialResult, TrialSpec
 
 log = logging.getLogger("lrsweep")
@@ -33,7 +33,7 @@ def get_engine(engine: str | Engine, task: Any = None, **options: Any) -> Engine
         raise bad_arg("engine", engine, f"one of {ENGINES} or an Engine object",
                       "Pass engine='sequential'.")
     if engine not in ENGINES:
-        raise bad_arg("engine", engine, f"one of {ENGINES}", "Pass engine='auto'.")
+        raise bad_choice("engine", engine, ENGINES, "Pass engine='auto'.")
     from .sequential import SequentialEngine
 
     if engine == "sequential":

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import bad_arg
+from ..errors import bad_arg, closest
 from ..task import Task
 from .digits import digits_mlp
 from .stdlib_gpt import stdlib_gpt
@@ -37,7 +37,9 @@ LR_RANGES: dict[str, tuple[float, float]] = {
 def get_task(name: str, **overrides: Any) -> Task:
     """Build the built-in task ``name`` with ``overrides``."""
     if name not in TASKS:
+        near = closest(name, TASKS)
         raise bad_arg("task", name, f"one of {sorted(TASKS)}",
+                      f"Did you mean {near!r}?" if near else
                       "Run `lrsweep run --help` for the list, or pass package.module:function.")
     return TASKS[name](**overrides)
 

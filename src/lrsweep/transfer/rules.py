@@ -290,8 +290,9 @@ class Transferred:
     def __str__(self) -> str:
         lines = [f"base lr {self.base_lr:.4g}"]
         lines += [f"  {i + 1}. {s}" for i, s in enumerate(self.steps)]
-        lines.append(f"=> lr {self.lr:.4g}  [{self.low:.4g}, {self.high:.4g}]  "
-                     f"(x{self.factor:.4g} overall)")
+        interval = (f"[{self.low:.4g}, {self.high:.4g}]" if self.high > self.low else
+                    "(interval unknown: the base LR came without one)")
+        lines.append(f"=> lr {self.lr:.4g}  {interval}  (x{self.factor:.4g} overall)")
         for k, v in self.hyper.items():
             shown = tuple(round(x, 6) for x in v) if isinstance(v, tuple) else f"{v:.4g}"
             lines.append(f"   also set {k} = {shown}")
