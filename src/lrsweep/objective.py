@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from .divergence import DivergenceMonitor
 from .errors import TrialDiverged, bad_arg
 from .rng import isolated_rng, seed_everything
 from .trial import Status, TrialResult, TrialSpec
@@ -25,8 +26,6 @@ class Trial:
     """What ``objective(trial)`` receives."""
 
     def __init__(self, lr: float, seed: int, divergence_factor: float = 4.0) -> None:
-        from .engines.sequential import DivergenceMonitor
-
         self.lr = lr
         self.seed = seed
         self.curve: list[float] = []
@@ -49,6 +48,9 @@ class Trial:
 class ObjectiveTask:
     """Adapter that lets a user's ``objective(trial) -> metric`` go through ``sweep``."""
 
+    unstackable_reason = ("an objective function trains in its own loop, which cannot be "
+                          "stacked; only a Task can be vectorized")
+
     def __init__(self, objective: Callable[[Trial], float], direction: str | None,
                  divergence_factor: float = 4.0, name: str | None = None) -> None:
         from .task import normalize_direction
@@ -61,6 +63,30 @@ class ObjectiveTask:
         self.divergence_factor = float(divergence_factor)
         self.metric_name = "metric"
         self.name = name or getattr(objective, "__qualname__", "objective")
+
+    def run_trial(self, spec: TrialSpec, engine: str = "sequential") -> TrialResult:
+        """Call the objective at ``spec``'s LR, its RNG seeded by ``spec.seed`` (global state
+        restored after). Never raises for the trial's own failure: a ``TrialDiverged`` (from
+        ``trial.report``) or a non-finite value is ``diverged``, an exception ``failed``."""
+        t0 = time.perf_counter()
+        trial = Trial(spec.lr, spec.seed, self.divergence_factor)
+        try:
+            with isolated_rng():
+                seed_everything(spec.seed)
+                value = self.objective(trial)
+            metric = float(value)
+            status = Status.OK if math.isfinite(metric) else Status.DIVERGED
+            return TrialResult(spec.lr, spec.seed, status,
+                               metric if status is Status.OK else None, trial.curve,
+                               len(trial.curve), time.perf_counter() - t0, engine)
+        except TrialDiverged as e:
+            return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, trial.curve,
+                               len(trial.curve), time.perf_counter() - t0, engine, error=str(e))
+        except Exception as e:
+            log.warning("objective lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
+            return TrialResult(spec.lr, spec.seed, Status.FAILED, None, trial.curve,
+                               len(trial.curve), time.perf_counter() - t0, engine,
+                               error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
 
     def protocol(self) -> dict[str, Any]:
         fn = self.objective
@@ -91,22 +117,21 @@ def hash_code(code: Any) -> str:
     return hashlib.sha256(code.co_code + const(code.co_consts).encode()).hexdigest()[:16]
 
 
-def run_objective_trial(task: ObjectiveTask, spec: TrialSpec, engine: str) -> TrialResult:
-    t0 = time.perf_counter()
-    trial = Trial(spec.lr, spec.seed, task.divergence_factor)
-    try:
-        with isolated_rng():
-            seed_everything(spec.seed)
-            value = task.objective(trial)
-        metric = float(value)
-        status = Status.OK if math.isfinite(metric) else Status.DIVERGED
-        return TrialResult(spec.lr, spec.seed, status, metric if status is Status.OK else None,
-                           trial.curve, len(trial.curve), time.perf_counter() - t0, engine)
-    except TrialDiverged as e:
-        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, trial.curve,
-                           len(trial.curve), time.perf_counter() - t0, engine, error=str(e))
-    except Exception as e:
-        log.warning("objective lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
-        return TrialResult(spec.lr, spec.seed, Status.FAILED, None, trial.curve,
-                           len(trial.curve), time.perf_counter() - t0, engine,
-                           error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+def as_task(task: Any, direction: str | None, divergence_factor: float = 4.0) -> Any:
+    """``task`` as something an engine runs: a ``Task`` as it is (``direction`` must agree),
+    a callable ``objective(trial)`` wrapped in an ``ObjectiveTask`` (``direction`` needed)."""
+    from .task import Task
+
+    if isinstance(task, (Task, ObjectiveTask)):
+        if isinstance(task, Task) and direction is not None and direction != task.direction:
+            raise bad_arg("direction", direction, f"{task.direction!r} (the task's direction)",
+                          "Set the direction on the Task, not on sweep().")
+        return task
+    if callable(task):
+        if direction is None:
+            raise bad_arg("direction", None, "'max' or 'min' for an objective function",
+                          "Say how the value your objective returns improves, e.g. "
+                          "sweep(objective, lrs=..., direction='min').")
+        return ObjectiveTask(task, direction, divergence_factor)
+    raise bad_arg("task", type(task).__name__, "an lrsweep.Task or callable(trial) -> metric",
+                  "Build a Task(model=..., optimizer=..., train_data=..., val_data=...).")

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from .engines.base import Engine, get_engine
 from .errors import bad_arg
 from .grid import canonical_lr, log_grid
-from .objective import ObjectiveTask
+from .objective import as_task
 from .result import SweepResult
 from .task import Task
 from .trial import Status, TrialResult, TrialSpec
@@ -59,22 +59,6 @@ def check_seeds(seeds: Any) -> list[int]:
         raise bad_arg("seeds", seeds, "a non-empty sequence of integers >= 0",
                       "Pass e.g. seeds=(0, 1, 2).")
     return sorted(set(vals))
-
-
-def as_task(task: Any, direction: str | None, divergence_factor: float = 4.0) -> Any:
-    if isinstance(task, (Task, ObjectiveTask)):
-        if isinstance(task, Task) and direction is not None and direction != task.direction:
-            raise bad_arg("direction", direction, f"{task.direction!r} (the task's direction)",
-                          "Set the direction on the Task, not on sweep().")
-        return task
-    if callable(task):
-        if direction is None:
-            raise bad_arg("direction", None, "'max' or 'min' for an objective function",
-                          "Say how the value your objective returns improves, e.g. "
-                          "sweep(objective, lrs=..., direction='min').")
-        return ObjectiveTask(task, direction, divergence_factor)
-    raise bad_arg("task", type(task).__name__, "an lrsweep.Task or callable(trial) -> metric",
-                  "Build a Task(model=..., optimizer=..., train_data=..., val_data=...).")
 
 
 def sweep(

@@ -20,6 +20,8 @@ from . import checks
 from .data import Batch, IterableData, TensorData, batch_size_of, make_data, to_device
 from .errors import ConfigError, bad_arg, bad_choice
 from .schedule import SCHEDULES
+from .training import run_trial
+from .trial import TrialResult, TrialSpec
 
 METRICS = {"accuracy": "max", "loss": "min"}
 DIRECTIONS = {"max": "max", "maximize": "max", "min": "min", "minimize": "min"}
@@ -109,6 +111,8 @@ class Task:
             sweep seed re-initialises the model (factory only).
         device: where to train; default CUDA when available.
     """
+
+    unstackable_reason: str | None = None  # a Task's trials can be stacked (vectorized)
 
     def __init__(
         self,
@@ -413,6 +417,11 @@ class Task:
                           "a callable returning a torch.optim.Optimizer",
                           "Return the optimizer from your function.")
         return opt
+
+    def run_trial(self, spec: TrialSpec, engine: str = "sequential") -> TrialResult:
+        """Train and evaluate one trial (``lrsweep.training.run_trial``): how every engine
+        runs a Task's trial on its own. Never raises for the trial's own failure."""
+        return run_trial(self, spec, engine)
 
     # ------------------------------------------------------------------------ compute -----
     def compute_loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, Any]:

@@ -159,7 +159,7 @@ def _worker_task(payload: tuple) -> tuple[Any, str | None]:
     elif payload[0] == "object":
         _worker_tasks[key] = (ray.get(payload[1][0]), None)
     else:
-        from ..sweep import as_task
+        from ..objective import as_task
 
         task = as_task(_resolve(payload[1])(**payload[2]), payload[4])
         _worker_tasks[key] = (task, _canonical(task.protocol()))
@@ -180,7 +180,6 @@ def _run_group(payload: tuple, specs: list[TrialSpec], local_engine: str, num_th
     """Ray task body (a generator): run ``specs`` with a local engine, yield each result."""
     import torch
 
-    from ..objective import ObjectiveTask
     from .base import get_engine
 
     ray = _import_ray()
@@ -192,7 +191,8 @@ def _run_group(payload: tuple, specs: list[TrialSpec], local_engine: str, num_th
             yield TrialResult(s.lr, s.seed, Status.FAILED, None, engine="ray", error=error,
                               extra={"node": node})
         return
-    name = "sequential" if isinstance(task, ObjectiveTask) else local_engine
+    # a task kind that cannot be stacked (an objective) runs its trials one by one
+    name = local_engine if getattr(task, "unstackable_reason", None) is None else "sequential"
     engine = get_engine(name, task)
     out: list[TrialResult] = []
     # the sequential engine goes trial by trial so each result streams back at once

@@ -7,13 +7,15 @@ once per step from the generator seeded by the trial's seed, exactly as the sequ
 draws them for each of its trials). The update is ``batched_optim.BatchedOptimizer`` with the
 LR as an ``[N]`` tensor; every trial's optimizer is built by the task at that trial's LR, and
 hyperparameters that differ between trials are stacked too (``read_optimizers`` says what
-cannot be: ``auto`` then runs the trials sequentially). (On CUDA, where eager dropout is a fused kernel with its own
-mapping of random numbers, ``NativeDropoutMasks`` makes vmap draw the same masks.)
+cannot be: ``auto`` then runs the trials sequentially). (On CUDA, where eager dropout is a
+fused kernel with its own mapping of random numbers, ``NativeDropoutMasks`` makes vmap draw
+the same masks.)
 
-Divergence is a mask: the rule of ``sequential.DivergenceMonitor`` (non-finite loss, or an EMA
-of the loss above ``divergence_factor`` x the first loss) is evaluated in float64 tensors on
-the device; a diverged trial's loss is excluded from what is backpropagated, its gradient and
-LR are zeroed, and its curve stops at the step where it diverged, as in the sequential engine.
+Divergence is a mask: the rule of ``divergence`` (non-finite loss, or an EMA of the loss
+above ``divergence_factor`` x the first loss) is evaluated by ``DivergenceMasks`` in float64
+tensors on the device; a diverged trial's loss is excluded from what is backpropagated, its
+gradient and LR are zeroed, and its curve stops at the step where it diverged, as in the
+sequential engine.
 
 On CUDA the whole step (forward, backward, masked update, divergence bookkeeping) is captured
 once in a CUDA graph and replayed with static input buffers; a batch of another shape (the
@@ -45,12 +47,14 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from ..data import TensorData, batch_size_of, to_device
+from ..divergence import DivergenceMasks
 from ..errors import EngineUnavailable, bad_arg
 from ..rng import isolated_rng, seed_everything
+from ..training import step_batches
 from ..trial import Status, TrialResult, TrialSpec
 from .base import ResultCallback
 from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizers
-from .sequential import EMA_BETA, SequentialEngine, run_trial, step_batches
+from .sequential import SequentialEngine
 
 log = logging.getLogger("lrsweep")
 
@@ -70,12 +74,11 @@ CPU_MIN_TRIALS = 4
 
 # ------------------------------------------------------------------------------ support ----
 def unsupported_reason(task: Any) -> str | None:
-    """Why the vectorized engine cannot run ``task`` (cheap checks), or None."""
-    from ..objective import ObjectiveTask
-
-    if isinstance(task, ObjectiveTask) or not hasattr(task, "initial_model"):
-        return ("an objective function trains in its own loop, which cannot be stacked; "
-                "only a Task can be vectorized")
+    """Why the vectorized engine cannot run ``task`` (cheap checks), or None. A task kind
+    says itself whether its trials can be stacked (``unstackable_reason``)."""
+    reason = getattr(task, "unstackable_reason", "it is not an lrsweep.Task")
+    if reason is not None:
+        return reason
     if task.precision == "fp16":
         return ("precision='fp16' needs a grad scaler per trial; use precision='bf16' or "
                 "'fp32' to vectorize")
@@ -178,12 +181,10 @@ class _Chunk:
         self.kind = kind
         # divergence bookkeeping, all on the device
         self.k = torch.zeros((), dtype=torch.long, device=dev)
-        self.active = torch.ones(n, dtype=torch.bool, device=dev)
-        self.initial = torch.zeros(n, dtype=torch.float64, device=dev)
-        self.ema = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.divergence = DivergenceMasks(n, task.divergence_factor, dev)
+        self.active = self.divergence.active  # the same tensor, updated in place
         self.n_steps = torch.zeros(n, dtype=torch.long, device=dev)
         self.curve = torch.zeros(task.steps, n, dtype=torch.float64, device=dev)
-        self.factor = float(task.divergence_factor)
 
         train_holder = _Holder(model, lambda m, b: task.compute_loss(m, b)[0])
         eval_holder = _Holder(model, task.batch_metric)
@@ -218,17 +219,9 @@ class _Chunk:
                      for a, g in zip(grads, gs)]
             total = total + loss.detach().double()
         value = total / accum
-        # the rule of sequential.DivergenceMonitor, as masks (float64, like Python floats)
-        first = self.k == 0
         self.curve.index_copy_(0, self.k.reshape(1), value.unsqueeze(0))
         self.n_steps.add_(self.active.long())
-        ema = torch.where(first, value, self.ema * EMA_BETA + value * (1 - EMA_BETA))
-        initial = torch.where(first, value, self.initial)
-        diverged = ~torch.isfinite(value) | (~first & (initial > 0)
-                                             & (ema > self.factor * initial))
-        self.ema.copy_(torch.where(self.active, ema, self.ema))
-        self.initial.copy_(torch.where(self.active, initial, self.initial))
-        self.active.logical_and_(~diverged)
+        self.divergence.update(value, self.k == 0)  # the divergence rule, as masks
         if self.task.clip_grad_norm is not None:
             idx = [i for i, g in enumerate(grads) if g is not None]
             shape = (self.n,)
@@ -405,11 +398,11 @@ class VectorizedEngine:
                 raise
             log.info("engine='auto': running these trials sequentially (%s)", e)
             for s in specs:
-                on_result(run_trial(task, s, "sequential"))
+                on_result(task.run_trial(s, "sequential"))
             return
         for seed, lrs in by_seed.items():
             for lr in (lr for lr in lrs if lr in broken):  # fails alone, with its error
-                on_result(run_trial(task, TrialSpec(lr, seed), "sequential"))
+                on_result(task.run_trial(TrialSpec(lr, seed), "sequential"))
             self._run_seed(task, plan, seed, [lr for lr in lrs if lr not in broken], on_result)
 
     def _check_optimizers(self, task: Any, lrs: list[float], seed: int) -> set[float]:
@@ -450,7 +443,7 @@ class VectorizedEngine:
                   on_result: ResultCallback) -> None:
         if len(lrs) < self.min_trials:
             for lr in lrs:
-                on_result(run_trial(task, TrialSpec(lr, seed), "sequential"))
+                on_result(task.run_trial(TrialSpec(lr, seed), "sequential"))
             return
         size = self._initial_chunk(task, plan, len(lrs)) if lrs else 1
         i = 0
@@ -485,7 +478,7 @@ class VectorizedEngine:
         reference): only a trial that raises there is failed, with its own error; the others
         get their results, each reported as it finishes."""
         for lr in lrs:
-            r = run_trial(task, TrialSpec(lr, seed), "sequential")
+            r = task.run_trial(TrialSpec(lr, seed), "sequential")
             on_result(replace(r, extra={**r.extra, "isolated_from": "vectorized"}))
 
     def _run_chunk(self, task: Any, plan: Plan, seed: int,
@@ -624,7 +617,7 @@ def _balanced(n: int, most: int) -> int:
 
 
 def device_step_batches(task: Any, seed: int) -> Iterator[list[Any]]:
-    """``sequential.step_batches`` for in-memory data, with each epoch's sample order moved
+    """``training.step_batches`` for in-memory data, with each epoch's sample order moved
     to the device once: slicing a batch then needs no host-to-device copy, which would
     synchronise the host with the device on every step. Same batches, same grouping."""
     train = task.train

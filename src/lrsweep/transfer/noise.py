@@ -170,27 +170,13 @@ def _micro_batches(task: Any, small: int, seed: int) -> Any:
 
 
 def _train(task: Any, net: nn.Module, lr: float, n_steps: int, seed: int) -> None:
-    """``n_steps`` optimizer steps of the task's training loop (as in a trial)."""
-    from ..engines.sequential import step_batches
-    from ..schedule import multiplier
+    """``n_steps`` optimizer steps of the task's own training loop (``lrsweep.training``, as
+    in a trial: data order, warmup, schedule over ``max(n_steps, task.steps)`` steps,
+    accumulation, clipping, fp16 scaling), in place on ``net``."""
+    from ..training import train
 
-    total = max(n_steps, task.steps)
     with isolated_rng():
         seed_everything(seed)
         net.train()
         opt = task.make_optimizer(net, lr)
-        base_lrs = [g["lr"] for g in opt.param_groups]
-        for step, group in enumerate(step_batches(task, seed)):
-            if step >= n_steps:
-                break
-            mult = multiplier(step, total, task.warmup_steps, task.schedule)
-            for g, b in zip(opt.param_groups, base_lrs):
-                g["lr"] = b * mult
-            opt.zero_grad(set_to_none=True)
-            for batch in group:
-                with task.autocast():
-                    loss, _ = task.compute_loss(net, to_device(batch, task.device))
-                (loss.float() / len(group)).backward()
-            if task.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), task.clip_grad_norm)
-            opt.step()
+        train(task, net, opt, seed, steps=n_steps, horizon=max(n_steps, task.steps))
