@@ -107,8 +107,8 @@ def render(data: dict[str, Any], path: str | Path | None = None, *,
 
     # --- left: metric against LR ---
     if opt is not None and opt.found:
-        ax.axvspan(opt.low, opt.high, color="tab:orange", alpha=0.25,
-                   label=f"{opt.level:.0%} interval")
+        ax.axvspan(*opt.bounds, color="tab:orange", alpha=0.25,  # open ends: the range tried
+                   label=f"{opt.level:.0%} interval" if opt.basis == "seeds" else "one seed's curve")
         if opt.band is not None:
             ax.axvspan(opt.band[0], opt.band[1], ymin=0, ymax=0.04, color="tab:green",
                        alpha=0.8, label=f"band (within {opt.band_tol:.0%})")

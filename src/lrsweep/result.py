@@ -9,10 +9,32 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .trial import Status, TrialResult
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best LR of a sweep: ``metric`` is the mean over its finished ``seeds`` (``sd``
+    their standard deviation, None with one seed). A best LR never diverged (``status`` is
+    always ok)."""
+
+    lr: float
+    metric: float
+    seeds: tuple[int, ...]
+    sd: float | None = None
+    status: Status = Status.OK
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lr": self.lr, "metric": self.metric, "metric_is": "mean over seeds",
+                "seeds": list(self.seeds), "sd": self.sd}
 
 
 class SweepResult:
@@ -61,19 +83,20 @@ class SweepResult:
         vals = [t.metric for t in group if t.ok]
         return sum(vals) / len(vals) if vals else None  # type: ignore[arg-type]
 
-    def best(self) -> TrialResult | None:
-        """The finished trial with the best metric (never a diverged or failed one). With
-        several seeds, the best LR by mean metric, and its best-seed trial."""
+    def best(self) -> Best | None:
+        """The LR with the best mean metric over its seeds, with that mean (never an LR where
+        a seed diverged, nor a failed trial). Not the luckiest seed: with several seeds the
+        best single trial is often a neighbour's."""
         best_lr, best_val = None, None
         for lr in self.lrs:
             m = self.mean_metric(lr)
             if m is not None and (best_val is None or self._better(m, best_val)):
                 best_lr, best_val = lr, m
-        if best_lr is None:
+        if best_lr is None or best_val is None:
             return None
-        group = [t for t in self.by_lr()[best_lr] if t.ok]
-        pick = max if self.direction == "max" else min
-        return pick(group, key=lambda t: t.metric)  # type: ignore[arg-type,return-value]
+        vals = [t.metric for t in self.by_lr()[best_lr] if t.ok]
+        seeds = tuple(sorted(t.seed for t in self.by_lr()[best_lr] if t.ok))
+        return Best(best_lr, best_val, seeds, _sd(vals))  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[float, float]:
         """LR -> mean metric over seeds (nan where the LR diverged or failed)."""
@@ -87,6 +110,7 @@ class SweepResult:
         """The optimum with its interval, band and edge flags (see ``lrsweep.analysis``)."""
         from .analysis import optimum_from_trials
 
+        options.setdefault("metric_name", self.metric_name)
         return optimum_from_trials(self.trials, self.direction, **options)
 
     def table(self) -> str:
@@ -122,7 +146,8 @@ class SweepResult:
             "direction": self.direction,
             "engine": self.engine,
             "study": self.study,
-            "best": None if best is None else {"lr": best.lr, "metric": best.metric},
+            "best": None if best is None else best.to_dict(),
+            "optimum": _optimum_dict(self),
             "protocol": self.protocol,
             "trials": [t.to_dict() for t in self.trials],
         }
@@ -175,6 +200,16 @@ class SweepResult:
         best = self.best()
         b = "none" if best is None else f"lr={best.lr:.3g} {self.metric_name}={best.metric:.4g}"
         return f"SweepResult({len(self.trials)} trials, best {b})"
+
+
+def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:
+    """The optimum for ``sweep.json`` (None when it cannot be estimated)."""
+    if not any(t.ok for t in result.trials):
+        return None
+    try:
+        return result.optimum().to_dict()
+    except ImportError:
+        return None
 
 
 def _sd(vals: list[float]) -> float | None:

@@ -1,11 +1,20 @@
-"""``search()``: rounds of sweeps that close in on the optimal LR.
+"""``search()``: rounds of sweeps that close in on the optimal LR, spending seeds where they
+matter.
 
-Round one is a coarse log grid over ``lr_range``. After each round the optimum is estimated
-(``lrsweep.analysis``); the next round spreads new LRs over its interval, stretched over the
-near-optimal band (up to three interval half-widths, so that the fit sees the curvature),
-more finely each time; or beyond the range when the best point sits on its edge. Every earlier trial is kept and reused: an (lr, seed) is never trained twice, and no
-LR at or above one that diverged is tried again. It stops when the interval's ``high / low``
-is at most ``tolerance``, or after ``max_rounds`` rounds, or when ``max_trials`` is spent.
+Round one is a coarse log grid over ``lr_range`` with the first seed only: one seed places
+the optimum to within a grid cell, and a decade-wide cell is far wider than the sideways
+spread of the seeds. Round two brackets the best point with a finer grid and every seed.
+Each later round removes the larger part of the uncertainty (``lrsweep.search_plan``): new
+LRs where the curve is unresolved (the grid or the fit's model error dominates the
+interval), or one more seed at the LRs the fit uses (the seeds' spread dominates), or LRs
+beyond the edge when the best point sits on one. Every earlier trial is kept and reused: an
+(lr, seed) is never trained twice, and no LR at or above the first one that diverged above
+the best is tried again.
+
+It stops when the interval's ``high / low`` is at most ``tolerance`` ("converged"), or when
+it is noise-limited: the seeds' spread dominates and ``max_seeds`` are in use, so new LRs
+would not shrink it (also "converged", with what more seeds would buy); or when a budget
+(``max_rounds``, ``max_trials``, ``max_steps``) is spent ("not converged").
 """
 
 from __future__ import annotations
@@ -13,16 +22,15 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .analysis import Optimum, estimate_optimum, optimum_from_trials
 from .errors import bad_arg
-from .grid import canonical_lr, check_lr_range, log_grid
+from .grid import check_lr_range, log_grid
 from .result import SweepResult
+from .search_plan import Plan, next_round, trim
 from .sweep import as_task, check_seeds, sweep
 from .trial import TrialResult
 
@@ -33,7 +41,8 @@ __all__ = ["SearchResult", "SearchRound", "search"]
 
 @dataclass(frozen=True)
 class SearchRound:
-    """One round: the LRs it added, the range they were drawn from, the optimum after it."""
+    """One round: the LRs it added (with ``seeds``), the range they were drawn from, why,
+    and the optimum after it."""
 
     index: int
     lrs: tuple[float, ...]
@@ -42,21 +51,26 @@ class SearchRound:
     optimum: Optimum
     n_trials: int
     steps: int
+    seeds: tuple[int, ...] = ()
+    added: int = 0
 
     def summary(self) -> str:
         lo, hi = self.lr_range
-        return (f"round {self.index}: +{len(self.lrs)} LRs in {lo:.3g}..{hi:.3g} ({self.reason}); "
-                f"{self.n_trials} trials so far -> {self.optimum.summary()}")
+        return (f"round {self.index}: +{self.added} trials ({len(self.lrs)} LRs in "
+                f"{lo:.3g}..{hi:.3g}; {self.reason}); {self.n_trials} trials so far -> "
+                f"{self.optimum.summary()}")
 
 
 @dataclass
 class SearchResult:
-    """What ``search`` found: every round, every trial, and the optimum over all of them."""
+    """What ``search`` found: every round, every trial, and the optimum over all of them
+    (with ``converged`` and ``stopped`` set)."""
 
     rounds: list[SearchRound]
     result: SweepResult
     stopped: str
     options: dict[str, Any] = field(default_factory=dict)
+    converged: bool = False
 
     @property
     def trials(self) -> list[TrialResult]:
@@ -68,10 +82,13 @@ class SearchResult:
         return sum(t.steps for t in self.result.trials)
 
     def optimum(self, **options: Any) -> Optimum:
-        """The optimum over all trials (options as in ``SweepResult.optimum``)."""
+        """The optimum over all trials, saying whether the search converged (options as in
+        ``SweepResult.optimum``)."""
         if not options and self.rounds:
-            return self.rounds[-1].optimum
-        return self.result.optimum(**{**self.options, **options})
+            opt = self.rounds[-1].optimum
+        else:
+            opt = self.result.optimum(**{**self.options, **options})
+        return replace(opt, converged=self.converged, stopped=self.stopped)
 
     def round_of(self) -> dict[float, int]:
         """LR -> the round (1-based) that first tried it."""
@@ -96,10 +113,12 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "stopped": self.stopped,
+            "converged": self.converged,
             "steps_used": self.steps_used,
             "optimum": self.optimum().to_dict(),
-            "rounds": [{"index": r.index, "lrs": list(r.lrs), "lr_range": list(r.lr_range),
-                        "reason": r.reason, "n_trials": r.n_trials, "steps": r.steps,
+            "rounds": [{"index": r.index, "lrs": list(r.lrs), "seeds": list(r.seeds),
+                        "added": r.added, "lr_range": list(r.lr_range), "reason": r.reason,
+                        "n_trials": r.n_trials, "steps": r.steps,
                         "optimum": r.optimum.to_dict()} for r in self.rounds],
         }
 
@@ -112,12 +131,14 @@ def search(
     task: Any,
     lr_range: tuple[float, float] = (1e-8, 1.0),
     *,
-    seeds: Sequence[int] | int = (0,),
-    tolerance: float = 2**0.25,
+    seeds: Sequence[int] | int = 3,
+    max_seeds: int | None = None,
+    tolerance: float = 2**0.5,
     max_rounds: int = 6,
     max_trials: int | None = None,
+    max_steps: int | None = None,
     points: int | None = None,
-    refine_points: int = 5,
+    refine_points: int = 4,
     engine: Any = "auto",
     store: Any = None,
     study: str | None = None,
@@ -126,190 +147,129 @@ def search(
     on_round: Callable[[SearchRound], None] | None = None,
     band_tol: float = 0.01,
     level: float = 0.9,
-    confirm: int = 2,
+    confirm: int = 1,
     **engine_options: Any,
 ) -> SearchResult:
-    """Find the optimal LR by rounds of sweeps, each finer than the last.
+    """Find the optimal LR by rounds of sweeps (see the module docstring).
 
     Args:
         task: a ``Task``, or ``objective(trial) -> metric`` (then ``direction=`` is required).
         lr_range: (low, high) of the first, coarse round.
-        seeds: seeds of every LR tried; two or more give the interval its noise estimate.
+        seeds: the seeds of the curve: a count (3: seeds 0, 1, 2) or the seeds themselves.
+            With two or more the interval covers the seed-mean optimum at ``level``; with one
+            it describes that seed's curve only.
+        max_seeds: at most this many seeds near the optimum (default: two more than
+            ``seeds``); the extra ones are added one at a time where the fit needs them.
         tolerance: stop when the interval's ``high / low`` is at most this factor.
         max_rounds: at most this many rounds (round one included).
         max_trials: at most this many trials (lr x seed) in all.
+        max_steps: at most this many trial-steps (optimizer steps summed over trials; a
+            diverged trial counts the steps it ran) in all.
         points: LRs in round one (default: about one per decade, at least 7).
-        refine_points: new LRs per later round.
+        refine_points: new LRs per refining round.
         engine, store, study, progress: as in ``sweep`` (with a store, a rerun reuses every
             finished trial).
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
-        confirm: stop only after this many tight rounds in a row (guards against stopping
-            on an interval that came out narrow by chance).
+        confirm: stop as tight only after this many tight rounds in a row.
     """
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
-    seed_list = check_seeds(seeds)
-    _check_num("tolerance", tolerance, 1.0, float, "a factor > 1, e.g. 2**0.25")
+    seed_list = _seeds(seeds)
+    if max_seeds is None:
+        max_seeds = len(seed_list) + 2 if len(seed_list) > 1 else 1
+    _check_num("max_seeds", max_seeds, len(seed_list), int,
+               f"an integer >= {len(seed_list)} (the seeds given)")
+    _check_num("tolerance", tolerance, 1.0, float, "a factor > 1, e.g. 2**0.5")
     _check_num("max_rounds", max_rounds, 1, int, "an integer >= 1")
     _check_num("refine_points", refine_points, 1, int, "an integer >= 1")
     _check_num("confirm", confirm, 1, int, "an integer >= 1")
     if max_trials is not None:
-        _check_num("max_trials", max_trials, len(seed_list) * 3, int,
-                   f"an integer >= {3 * len(seed_list)} (3 LRs x {len(seed_list)} seeds)")
-    decades = math.log10(hi / lo)
+        _check_num("max_trials", max_trials, 3, int, "an integer >= 3 (three LRs)")
+    if max_steps is not None:
+        _check_num("max_steps", max_steps, 1, int, "a positive number of trial-steps")
     if points is None:
-        points = max(7, int(round(decades)) + 1)
+        points = max(7, int(round(math.log10(hi / lo))) + 1)
     _check_num("points", points, 3, int, "an integer >= 3")
-    opt_kw = dict(band_tol=band_tol, level=level)
+    opt_kw = dict(band_tol=band_tol, level=level, metric_name=t.metric_name)
     estimate_optimum([], [], [], [], t.direction, **opt_kw)  # checks them before any training
+    pool = seed_list + [max(seed_list) + 1 + i for i in range(max_seeds - len(seed_list))]
 
     results: dict[tuple[float, int], TrialResult] = {}
     rounds: list[SearchRound] = []
-    engine_name = engine if isinstance(engine, str) else getattr(engine, "name", "engine")
-    study_name = study
+    names = {"engine": engine if isinstance(engine, str) else getattr(engine, "name", "engine"),
+             "study": study}
 
-    def budget_left() -> int | None:
-        return None if max_trials is None else max_trials - len(results)
+    def run(pairs: list[tuple[float, int]]) -> int:
+        todo = [p for p in pairs if p not in results]
+        by_seed: dict[int, list[float]] = {}
+        for lr, s in todo:
+            by_seed.setdefault(s, []).append(lr)
+        # one sweep per group of seeds sharing the same LRs (a vectorized engine stacks them)
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for s, lrs in by_seed.items():
+            groups.setdefault(tuple(sorted(lrs)), []).append(s)
+        for lrs, ss in groups.items():
+            res = sweep(t, list(lrs), seeds=ss, engine=engine, store=store,
+                        study=names["study"], progress=progress, **engine_options)
+            names["engine"], names["study"] = res.engine, res.study
+            for r in res.trials:
+                results.setdefault(r.key, r)
+        return len(todo)
 
-    def run(lrs: list[float]) -> None:
-        nonlocal engine_name, study_name
-        new = [lr for lr in lrs if any((lr, s) not in results for s in seed_list)]
-        if not new:
-            return
-        res = sweep(t, new, seeds=seed_list, engine=engine, store=store, study=study,
-                    progress=progress, **engine_options)
-        engine_name, study_name = res.engine, res.study
-        for r in res.trials:
-            results.setdefault(r.key, r)
+    def step_cost() -> float:
+        """Steps of one full trial (the task's budget, else the longest trial seen)."""
+        steps = getattr(t, "steps", None)
+        if isinstance(steps, int) and steps > 0:
+            return float(steps)
+        return float(max([r.steps for r in results.values()] or [1]))
 
-    plan_lrs, plan_range, reason = log_grid(lo, hi, points), (lo, hi), "coarse grid"
-    stopped = "max_rounds"
-    streak = 0
+    plan: Plan | None = Plan([(lr, pool[0]) for lr in log_grid(lo, hi, points)], (lo, hi),
+                             "coarse grid, first seed")
+    stopped, converged, streak = "max_rounds", False, 0
     for index in range(1, max_rounds + 1):
-        left = budget_left()
-        if left is not None and len(plan_lrs) > left // len(seed_list):
-            # what the budget allows, spread over the planned range
-            k = max(0, left // len(seed_list))
-            keep = sorted({int(i) for i in np.linspace(0, len(plan_lrs) - 1, k).round()})
-            plan_lrs = [plan_lrs[i] for i in keep] if k else []
-        if not plan_lrs:
-            stopped = "max_trials"
+        plan = trim(plan, results, max_trials, max_steps, step_cost(),
+                    sum(r.steps for r in results.values()))
+        if plan is None:
+            stopped = "budget spent (max_trials / max_steps): not converged"
             break
-        run(plan_lrs)
+        added = run(plan.pairs)
         opt = optimum_from_trials(results.values(), t.direction, **opt_kw)
-        rnd = SearchRound(index, tuple(plan_lrs), plan_range, reason, opt, len(results),
-                          sum(r.steps for r in results.values()))
+        rnd = SearchRound(index, tuple(sorted({lr for lr, _ in plan.pairs})), plan.lr_range,
+                          plan.reason, opt, len(results), sum(r.steps for r in results.values()),
+                          tuple(sorted({s for _, s in plan.pairs})), added)
         rounds.append(rnd)
         log.info("%s", rnd.summary())
         if on_round is not None:
             on_round(rnd)
-        tight = opt.found and not opt.at_edge and opt.ratio <= tolerance
-        # an interval that is tight by luck is more likely to stop a search than one that is
-        # tight for good: ask for two tight rounds in a row (the second adds points inside)
+        tight = (opt.found and not opt.at_edge and opt.basis != "none"
+                 and opt.ratio <= tolerance)
         streak = streak + 1 if tight else 0
         if streak >= confirm:
-            stopped = "converged"
+            stopped, converged = f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}", True
             break
+        decision = next_round(results, opt, rounds, pool, len(seed_list), refine_points,
+                              tolerance)
+        if isinstance(decision, str):
+            stopped = decision
+            converged = decision.startswith("noise-limited")
+            break
+        plan = decision
         if index == max_rounds:
-            break
-        left = budget_left()
-        if left is not None and left < len(seed_list):
-            stopped = "max_trials"
-            break
-        plan = _next_round(results, opt, refine_points)
-        if plan is None:
-            stopped = "no new LRs to try"
-            break
-        plan_lrs, plan_range, reason = plan
+            stopped = f"max_rounds={max_rounds}: not converged (next: {plan.reason})"
 
-    result = SweepResult(results.values(), t.direction, t.metric_name, engine=engine_name,
-                         study=study_name, protocol=_protocol(t))
-    return SearchResult(rounds, result, stopped, options=opt_kw)
+    result = SweepResult(results.values(), t.direction, t.metric_name, engine=names["engine"],
+                         study=names["study"], protocol=_protocol(t))
+    return SearchResult(rounds, result, stopped, options=opt_kw, converged=converged)
 
 
-def _next_round(results: dict[tuple[float, int], TrialResult], opt: Optimum, k: int,
-                reach: float = 3.0) -> tuple[list[float], tuple[float, float], str] | None:
-    """Where the next round's LRs go, or None if nothing useful is left to try."""
-    tried = sorted({lr for lr, _ in results})
-    x_tried = np.log10(tried)
-    spacing = float(np.median(np.diff(x_tried))) if len(tried) > 1 else 1.0
-    ceiling = opt.diverged_above  # never at or above an LR that diverged
-    if not opt.found:
-        if ceiling is None:
-            return None  # everything failed: more LRs will not help
-        # everything diverged: go lower, by as many decades as the first grid spanned
-        span = max(float(x_tried[-1] - x_tried[0]), 1.0)
-        lo, hi = 10 ** (x_tried[0] - span), 10 ** x_tried[0]
-        return _fresh(log_grid(lo, hi, k + 1), tried, ceiling, 0.0), (lo, hi), "all diverged"
-    if opt.low is None or opt.high is None:
-        return None
-    if opt.at_low_edge or opt.at_high_edge:
-        # widen by about the span of the points we have, at the current coarse spacing
-        step = max(spacing, 0.25)
-        n = max(k, 3)
-        if opt.at_low_edge:
-            x0 = float(x_tried[0])
-            xs = x0 - step * np.arange(n, 0, -1)
-            why = "best at the low edge: widening down"
-        else:
-            x0 = float(x_tried[-1])
-            xs = x0 + step * np.arange(1, n + 1)
-            why = "best at the high edge: widening up"
-        lrs = _fresh([canonical_lr(10**v) for v in xs], tried, ceiling, 0.0)
-        if lrs:
-            return lrs, (min(lrs), max(lrs)), why
-    # refine: new points over the interval (where the optimum is uncertain) and the band
-    # (where the metric is still near its best, so the fit sees its curvature), the band
-    # taken at most ``reach`` interval half-widths from the estimate
-    x_lo, x_hi = math.log10(opt.low), math.log10(opt.high)
-    if opt.band is not None:
-        xc = math.log10(opt.lr)
-        b_lo, b_hi = math.log10(opt.band[0]), math.log10(opt.band[1])
-        x_lo = min(x_lo, max(b_lo, xc - reach * (xc - x_lo)))
-        x_hi = max(x_hi, min(b_hi, xc + reach * (x_hi - xc)))
-    if ceiling is not None:
-        x_hi = min(x_hi, math.log10(ceiling))
-    width = x_hi - x_lo
-    if width <= 0:
-        return None
-    lrs = _fresh([canonical_lr(10**v) for v in _spread(x_lo, x_hi, x_tried, k)], tried,
-                 ceiling, 0.0)
-    if not lrs:
-        return None
-    return lrs, (10**x_lo, 10**x_hi), "refining the interval"
-
-
-def _spread(x_lo: float, x_hi: float, x_tried: np.ndarray, k: int) -> list[float]:
-    """``k`` new positions (log10) in [x_lo, x_hi]: an even grid, less the points that fall
-    within a third of its spacing of one already tried; topped up by splitting the widest
-    gaps, so a region that barely moved between rounds still gets ``k`` new points."""
-    step = (x_hi - x_lo) / (k + 1)
-    chosen = [float(v) for v in np.linspace(x_lo, x_hi, k + 2)[1:-1]
-              if not x_tried.size or np.min(np.abs(x_tried - v)) >= step / 3]
-    pts = sorted([float(v) for v in x_tried if x_lo < v < x_hi] + chosen)
-    while len(chosen) < k:
-        bounds = [x_lo, *pts, x_hi]
-        size, mid = max((b - a, (a + b) / 2) for a, b in zip(bounds, bounds[1:]))
-        if size < 1e-4:  # 0.02% apart in LR: nothing left worth training
-            break
-        chosen.append(mid)
-        pts = sorted([*pts, mid])
-    return chosen
-
-
-def _fresh(lrs: list[float], tried: list[float], ceiling: float | None,
-           min_gap: float) -> list[float]:
-    """LRs not yet tried, below ``ceiling``, at least ``min_gap`` (log10) from any tried."""
-    x_tried = np.log10(tried) if tried else np.zeros(0)
-    out: list[float] = []
-    for lr in sorted(set(lrs)):
-        if lr in tried or (ceiling is not None and lr >= ceiling):
-            continue
-        if min_gap > 0 and x_tried.size and np.min(np.abs(x_tried - math.log10(lr))) < min_gap:
-            continue
-        out.append(lr)
-    return out
+def _seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise bad_arg("seeds", seeds, "a count >= 1 or a sequence of seeds",
+                          "Pass seeds=3 (seeds 0, 1, 2) or seeds=(0, 1, 2).")
+        return list(range(seeds))
+    return check_seeds(seeds)
 
 
 def _check_range(lr_range: Any) -> tuple[float, float]:

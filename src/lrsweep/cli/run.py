@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if best is None:
         print("no trial finished: every LR diverged or failed; lower --lr-max.")
     else:
-        print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f})")
+        print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f}, mean over "
+              f"{len(best.seeds)} seed{'s' if len(best.seeds) > 1 else ''})")
         _print_optimum(result)
     for path in write_outputs(result, study_dir(folder, result.study), "sweep"):
         print(f"wrote {path}")

@@ -19,7 +19,7 @@ from .common import (
 )
 
 # defaults applied after --config is read (a flag left at None can come from the file)
-DEFAULTS = {"tolerance": 2**0.25, "max_rounds": 6, "refine_points": 5, "band_tol": 0.01}
+DEFAULTS = {"tolerance": 2**0.5, "max_rounds": 6, "refine_points": 4, "band_tol": 0.01}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,13 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_task_args(p)
     g = p.add_argument_group("search")
     g.add_argument("--tolerance", type=float, default=None,
-                   help="stop when the interval's high/low is at most this (default 2**0.25)")
+                   help="stop when the interval's high/low is at most this (default 2**0.5)")
     g.add_argument("--max-rounds", type=int, default=None, help="at most this many rounds (6)")
     g.add_argument("--max-trials", type=int, default=None,
                    help="at most this many trials (LR x seed) in all (default: no limit)")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help="at most this many trial-steps (optimizer steps summed over trials)")
+    g.add_argument("--max-seeds", type=int, default=None,
+                   help="at most this many seeds near the optimum (default: --seeds + 2)")
     g.add_argument("--points", type=int, default=None,
                    help="LRs in the first, coarse round (default: one per decade, >= 7)")
-    g.add_argument("--refine-points", type=int, default=None, help="new LRs per later round (5)")
+    g.add_argument("--refine-points", type=int, default=None, help="new LRs per refining round (4)")
     g.add_argument("--band-tol", type=float, default=None,
                    help="the band holds LRs within this relative tolerance of the best (0.01)")
     add_output_args(p)
@@ -60,32 +64,38 @@ def run_search(args: argparse.Namespace) -> int:
     folder = out_dir(args)
     print(f"task {name}: {task}")
     print(f"search over {lo:.3g}..{hi:.3g}, stopping at high/low <= {args.tolerance:.3g}")
-    found = search(task, (lo, hi), seeds=parse_seeds(args.seeds), tolerance=args.tolerance,
-                   max_rounds=args.max_rounds, max_trials=args.max_trials, points=args.points,
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else 3  # search: 3 by default
+    found = search(task, (lo, hi), seeds=seeds, tolerance=args.tolerance,
+                   max_rounds=args.max_rounds, max_trials=args.max_trials,
+                   max_steps=args.max_steps, max_seeds=args.max_seeds, points=args.points,
                    refine_points=args.refine_points, engine=args.engine or "auto",
                    store=resolve_store(args), study=args.study,
                    progress=not args.quiet, band_tol=args.band_tol,
                    on_round=lambda r: print(r.summary(), flush=True))
     print(found.result.table())
     opt = found.optimum()
-    print(f"stopped: {found.stopped} after {len(found.rounds)} rounds, {len(found.trials)} "
-          f"trials, {found.steps_used} trial-steps")
+    print(f"stopped after {len(found.rounds)} rounds, {len(found.trials)} trials, "
+          f"{found.steps_used} trial-steps")
     if not opt.found:
         print(f"no optimum: {opt.note}")
     else:
-        print(f"optimum: lr = {opt.lr:.4g}   {opt.level:.0%} interval [{opt.low:.4g}, "
-              f"{opt.high:.4g}] (x{opt.ratio:.2f})")
+        print(f"optimum: lr = {opt.lr:.4g}   ({opt.interval_text()})")
         if opt.metric is not None:
-            print(f"  predicted {found.result.metric_name} at the optimum: {opt.metric:.4f}")
+            how = "fitted" if opt.metric_fitted else "measured"
+            print(f"  {found.result.metric_name} at the optimum ({how}): {opt.metric:.4f}")
+        if opt.best_lr is not None and opt.best_metric is not None:
+            print(f"  best measured lr: {opt.best_lr:.4g} ({found.result.metric_name} = "
+                  f"{opt.best_metric:.4f}, mean over seeds)")
         if opt.band is not None:
             print(f"  band (within {opt.band_tol:.0%} of the best): "
                   f"[{opt.band[0]:.4g}, {opt.band[1]:.4g}]")
         if opt.diverged_above is not None:
-            print(f"  diverged at and above: {opt.diverged_above:.4g}")
-        if opt.at_edge:
-            side = "low" if opt.at_low_edge else "high"
-            print(f"  WARNING: the best LR is at the {side} edge of what was tried; widen the "
-                  f"range (--lr-min/--lr-max) or allow more rounds")
+            print(f"  diverged at: {opt.diverged_above:.4g} (the first divergence above the best)")
+        if opt.open_low or opt.open_high:
+            side = "low" if opt.open_low else "high"
+            print(f"  WARNING: the interval is open at the {side} end: widen the range "
+                  f"(--lr-min/--lr-max) or allow more rounds")
+        print(f"  {'converged' if opt.converged else 'NOT converged'}: {found.stopped}")
         if opt.note:
             print(f"  note: {opt.note}")
     # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds

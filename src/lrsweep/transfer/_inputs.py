@@ -4,11 +4,18 @@ Pure Python; no torch."""
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import bad_arg
+from ..stats import normal_quantile, t_quantile
+
+log = logging.getLogger("lrsweep")
+
+__all__ = ["DEFAULT_LEVEL", "Point", "as_point", "grid_optimum", "normal_quantile",
+           "optimum_of", "positive", "t_quantile"]
 
 #: nominal coverage of an ``Optimum`` interval when the object does not say (issue 3: 90%).
 DEFAULT_LEVEL = 0.9
@@ -28,58 +35,6 @@ class Point:
         """Standard deviation of ln(lr) implied by the interval (Gaussian in log-LR)."""
         z = normal_quantile(0.5 + self.level / 2)
         return max(math.log(self.high / self.low), 0.0) / (2 * z)
-
-
-def normal_quantile(p: float) -> float:
-    """Inverse of the standard normal CDF (Acklam's rational approximation, |err| < 1e-8
-    after one Newton step). Pure Python so that scipy is not needed.
-
-    >>> round(normal_quantile(0.975), 4)
-    1.96
-    """
-    if not 0 < p < 1:
-        raise ValueError(f"p={p} must lie in (0, 1)")
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-         6.680131188771972e01, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
-         3.754408661907416e00)
-    lo = 0.02425
-    if p < lo:
-        q = math.sqrt(-2 * math.log(p))
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
-    elif p > 1 - lo:
-        return -normal_quantile(1 - p)
-    else:
-        q = p - 0.5
-        r = q * q
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-    # one Newton step on the CDF
-    e = 0.5 * math.erfc(-x / math.sqrt(2)) - p
-    return x - e * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
-
-
-def t_quantile(p: float, df: float) -> float:
-    """Quantile of Student's t with ``df`` degrees of freedom (exact for 1 and 2, a
-    Cornish-Fisher expansion above; within 1% for df >= 3).
-
-    >>> round(t_quantile(0.95, 1), 3), round(t_quantile(0.95, 10), 2)
-    (6.314, 1.81)
-    """
-    if df <= 0 or not math.isfinite(df):
-        return normal_quantile(p)
-    if df == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2:
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    z = normal_quantile(p)
-    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
 def positive(v: Any) -> float | None:
@@ -122,11 +77,33 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
                       "an Optimum (lr, low, high), a SweepResult/SearchResult, "
                       "an (lr, low, high) tuple or a positive LR",
                       "Pass result.optimum() or the LR you measured.")
+    _refuse_open(obj, name, lr)
+    if getattr(obj, "basis", None) == "one-seed":
+        log.warning("%s: the interval describes one seed's curve only (the seed-to-seed "
+                    "spread is unknown); sweep with seeds=3 for an interval that covers it",
+                    name)
     low = positive(getattr(obj, "low", None)) or lr
     high = positive(getattr(obj, "high", None)) or lr
     level = getattr(obj, "level", None)
     level = float(level) if positive(level) is not None and float(level) < 1 else DEFAULT_LEVEL
     return _checked(lr, low, high, level, name, obj)
+
+
+def _refuse_open(obj: Any, name: str, lr: float) -> None:
+    """An optimum whose interval is open (``low`` or ``high`` None: it reached the end of the
+    LRs tried) cannot be carried: the optimum may lie beyond the range."""
+    if not (hasattr(obj, "low") and hasattr(obj, "high")):
+        return
+    open_low, open_high = obj.low is None, obj.high is None
+    if not (open_low or open_high):
+        return
+    side = ("at both ends" if open_low and open_high else
+            "at the low end" if open_low else "at the high end")
+    text = obj.interval_text() if callable(getattr(obj, "interval_text", None)) else ""
+    raise bad_arg(name, f"an optimum at lr={lr:.3g} open {side}" + (f" ({text})" if text else ""),
+                  "an optimum with a closed interval",
+                  "The best LR sits at the edge of the range tried, so the optimum may lie "
+                  "beyond it: widen the LR range (or let search() widen it) and sweep again.")
 
 
 def _checked(lr: float, low: float, high: float, level: float, name: str, obj: Any) -> Point:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import bad_arg
-from ._inputs import DEFAULT_LEVEL, as_point, normal_quantile, positive, t_quantile
+from ..stats import normal_quantile, t_quantile
+from ._inputs import DEFAULT_LEVEL, as_point, positive
 
 log = logging.getLogger("lrsweep")
 

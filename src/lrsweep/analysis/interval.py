@@ -1,0 +1,165 @@
+"""The interval around the estimate, in log10(lr). Pure numpy.
+
+Two sources of uncertainty, combined in quadrature (each side separately):
+
+- the statistical part. With several seeds (``seed_spread``): a delete-one-seed jackknife of
+  the whole estimate (seed-mean curve -> window -> fit -> vertex), with a Student-t factor
+  for ``n - 1`` degrees of freedom. The seed is the unit that varies independently; within
+  a seed, trials share the init and the data order, so their noise is correlated along LR
+  and a seed's optimum moves sideways as a whole. Resampling seeds keeps all of that. With
+  one seed (``curve_spread``): a residual bootstrap of that seed's fit, which says how
+  precisely its own curve is located, and nothing about other seeds.
+- the resolution part (``resolution``): the spread of the vertices fitted on a smaller and a
+  larger window (the curve is not a parabola) and a fraction of the best point's grid cell
+  (a coarse grid).
+
+``finish`` then applies what the data say for sure: the interval holds the best measured
+LR; it reaches the next LR tried on a side where the fit has no evidence (the best point is
+the window's end); it stops half-way to an LR that diverged; and an end that reaches the
+range tried is open (None).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from ..stats import t_over_z
+from .curve import Curve
+from .fit import Fit, fit_curve
+
+FitOptions = tuple[int, float, float]  # (min_points, delta, max_span)
+
+
+def noise_scale(cv: Curve, j: int, opts: FitOptions) -> float:
+    """The noise of one trial's metric about the seed-mean curve near row ``j``: residuals
+    of the additive (LR + seed offset) model over the 7 nearest rows; with one seed, the
+    residual of a wider pilot fit (which holds lack of fit too, so it errs wide)."""
+    near = np.sort(np.argsort(np.abs(np.arange(cv.n) - j), kind="stable")[:7])
+    sub = cv.U[near]
+    ok = np.isfinite(sub)
+    rows_multi = ok.sum(axis=1) >= 2
+    if cv.n_seeds >= 2 and rows_multi.any():
+        sub, ok = sub[rows_multi], ok[rows_multi]
+        r = sub - np.nanmean(sub, axis=1, keepdims=True)
+        a = np.nanmean(np.where(ok, r, np.nan), axis=0)
+        a = np.where(np.isfinite(a), a, 0.0)
+        r = np.where(ok, r - a[None, :], 0.0)
+        df = int(ok.sum()) - sub.shape[0] - int(np.any(ok, axis=0).sum()) + 1
+        if df > 0:
+            return float(np.sqrt(np.sum(r * r) / df))
+        return math.nan
+    min_points, _, max_span = opts
+    pilot = fit_curve(cv, min_points + 2, 0.0, max_span * 1.5)
+    if pilot.coef is not None and pilot.n_points > 3:
+        return math.sqrt(pilot.rss / (pilot.n_points - 3))
+    return math.nan
+
+
+def seeds_in_window(cv: Curve, fit: Fit) -> list[int]:
+    """Seed columns with at least two trials among the fitted rows."""
+    ok = np.isfinite(cv.U[fit.lo:fit.hi + 1])
+    return [s for s in range(cv.n_seeds) if int(ok[:, s].sum()) >= 2]
+
+
+def seed_spread(cv: Curve, fit: Fit, opts: FitOptions, method: str = "jackknife"
+                ) -> tuple[float, int, np.ndarray] | None:
+    """(standard error of the estimate in log10, degrees of freedom, the replicates) from
+    the seeds, or None with fewer than two seeds in the window.
+
+    ``method="jackknife"``: leave each seed out in turn and redo the estimate;
+    ``"per-seed"``: fit each seed's own curve and take the spread of their optima over
+    sqrt(n)."""
+    cols = seeds_in_window(cv, fit)
+    n = len(cols)
+    if n < 2:
+        return None
+    reps = []
+    for s in cols:
+        sub = cv.without_seed(s) if method == "jackknife" else cv.seed_column(s)
+        if sub.n == 0:
+            return None
+        reps.append(fit_curve(sub, *opts).x_hat)
+    arr = np.asarray(reps)
+    if method == "jackknife":
+        se = math.sqrt((n - 1) / n * float(np.sum((arr - arr.mean()) ** 2)))
+    else:
+        se = float(np.std(arr, ddof=1)) / math.sqrt(n)
+    return se, n - 1, arr
+
+
+def curve_spread(cv: Curve, fit: Fit, sigma: float, opts: FitOptions, q: float,
+                 n_boot: int, random_state: int) -> tuple[float, float] | None:
+    """One seed: (below, above) half-widths (log10) of a residual bootstrap of the fit at
+    the residual scale ``sigma`` (with a t factor for the fit's residual degrees of
+    freedom), or None without a noise estimate."""
+    if not (math.isfinite(sigma) and sigma > 0 and n_boot > 0 and fit.coef is not None):
+        return None
+    df = fit.n_points - 3
+    infl = t_over_z(q, df) if df > 0 else 3.0
+    rng = np.random.default_rng(random_state)
+    pert = rng.standard_normal((n_boot, cv.n)) * sigma * infl
+    xs = np.array([fit_curve(replace(cv, mean=cv.mean + p), *opts).x_hat for p in pert])
+    lo, hi = np.quantile(xs, [1 - q, q])
+    return max(fit.x_hat - float(lo), 0.0), max(float(hi) - fit.x_hat, 0.0)
+
+
+def resolution(cv: Curve, fit: Fit, opts: FitOptions, cell_frac: float,
+               model_error: bool = True) -> float:
+    """Half-width (log10) that the grid and the model add: the spread of the vertices fitted
+    on a smaller and a larger window, and at least ``cell_frac`` of the best point's cell."""
+    min_points, delta, max_span = opts
+    err = 0.0
+    if model_error and fit.coef is not None:
+        for alt in ((max(3, min_points - 2), delta / 2, max_span / 1.5),
+                    (min_points + 2, delta * 2, max_span * 1.5)):
+            f2 = fit_curve(cv, *alt)
+            if f2.coef is not None:
+                err = max(err, abs(f2.x_hat - fit.x_hat))
+    below, above = cv.neighbours(float(cv.x[fit.j]))
+    cells = [float(cv.x[fit.j]) - below] if below is not None else []
+    cells += [above - float(cv.x[fit.j])] if above is not None else []
+    floor = cell_frac * float(np.mean(cells)) if cells else 0.0
+    return max(err, floor)
+
+
+def finish(cv: Curve, fit: Fit, lo_x: float, hi_x: float
+           ) -> tuple[float | None, float | None, list[str]]:
+    """The interval's ends after what the data say for sure (see the module docstring);
+    None for an open end."""
+    notes: list[str] = []
+    xj = float(cv.x[fit.j])
+    below, above = cv.neighbours(xj)
+    # one-sided evidence: nothing was fitted beyond the best point on that side
+    if (fit.j == fit.lo or fit.coef is None) and below is not None:
+        lo_x = min(lo_x, below)
+    if (fit.j == fit.hi or fit.coef is None) and above is not None:
+        hi_x = max(hi_x, above)
+    # the best measured LR is never excluded: no data show it worse than the estimate
+    lo_x, hi_x = min(lo_x, xj, fit.x_hat), max(hi_x, xj, fit.x_hat)
+    # never at an LR that diverged: at most half-way to the nearest one on either side
+    div_up, div_down = cv.diverged_above(fit.j), cv.diverged_below(fit.j)
+    capped_high = False
+    if div_up is not None:
+        last_ok = float(cv.x[cv.x < div_up].max())
+        cap = (last_ok + div_up) / 2
+        if hi_x >= cap:
+            hi_x, capped_high = max(cap, fit.x_hat, xj), True
+    if div_down is not None:
+        first_ok = float(cv.x[cv.x > div_down].min())
+        lo_x = max(lo_x, min((first_ok + div_down) / 2, fit.x_hat, xj))
+    x_min, x_max = float(cv.x_all.min()), float(cv.x_all.max())
+    low: float | None = lo_x
+    high: float | None = hi_x
+    if fit.j == 0 or lo_x <= x_min + 1e-12:
+        low = None
+        notes.append("best at the lowest LR: the optimum may lie below the range" if fit.j == 0
+                     else "the interval reaches the lowest LR tried: try lower LRs")
+    if not capped_high and (fit.j == cv.n - 1 or hi_x >= x_max - 1e-12):
+        high = None
+        notes.append("best at the highest LR: the optimum may lie above the range"
+                     if fit.j == cv.n - 1 else
+                     "the interval reaches the highest LR tried: try higher LRs")
+    return low, high, notes

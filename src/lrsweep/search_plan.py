@@ -1,0 +1,236 @@
+"""Where ``search``'s next round goes: new LRs, one more seed, or a stop. Pure numpy.
+
+After each round, the interval's half-width is the seeds' part (a Student-t multiple of the
+jackknife standard error) and the resolution part (grid cell, model error) in quadrature.
+The next round removes the larger one: new LRs over the interval and the near-optimal band
+when the resolution dominates (or the fit has no point on one side of the best), one more
+seed at the LRs the fit uses when the seeds' spread dominates. With every seed in use and
+the seeds dominating, new LRs would not shrink the interval: the search is noise-limited.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Optimum
+from .grid import canonical_lr, log_grid
+from .stats import t_quantile
+from .trial import TrialResult
+
+Results = dict[tuple[float, int], TrialResult]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The (lr, seed) trials of the next round, the LR range they cover and why."""
+
+    pairs: list[tuple[float, int]]
+    lr_range: tuple[float, float]
+    reason: str
+
+
+def trim(plan: Plan | None, results: Results, max_trials: int | None, max_steps: int | None,
+         step_cost: float, steps_used: int) -> Plan | None:
+    """``plan`` cut to what the budgets allow (LRs evenly spread over the plan's, each with
+    all its seeds), or None when nothing fits."""
+    if plan is None:
+        return None
+    pairs = [p for p in plan.pairs if p not in results]
+    if not pairs:
+        return None
+    allowed = math.inf
+    if max_trials is not None:
+        allowed = min(allowed, max_trials - len(results))
+    if max_steps is not None:
+        allowed = min(allowed, math.floor((max_steps - steps_used) / max(step_cost, 1.0)))
+    if len(pairs) <= allowed:
+        return Plan(pairs, plan.lr_range, plan.reason)
+    if allowed < 1:
+        return None
+    by_lr: dict[float, list[tuple[float, int]]] = {}
+    for p in pairs:
+        by_lr.setdefault(p[0], []).append(p)
+    lrs = sorted(by_lr)
+    per = max(len(v) for v in by_lr.values())
+    k = int(allowed // per)
+    if k < 1:  # not one LR with all its seeds: the first seeds of the middle LR
+        mid = lrs[len(lrs) // 2]
+        return Plan(by_lr[mid][: int(allowed)], plan.lr_range, plan.reason + " (budget)")
+    keep = sorted({int(i) for i in np.linspace(0, len(lrs) - 1, k).round()})
+    kept = [p for i in keep for p in by_lr[lrs[i]]][: int(allowed)]
+    return Plan(kept, plan.lr_range, plan.reason + " (budget)")
+
+
+def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: list[int],
+               base: int, k: int, tolerance: float) -> Plan | str:
+    """The next round's plan, or why the search stops (see the module docstring)."""
+    tried = sorted({lr for lr, _ in results})
+    x_tried = np.log10(tried)
+    seeds_in = sorted({s for _, s in results})
+    coarse = base > 1 and seeds_in == [pool[0]]
+    cur = pool[:base] if coarse else sorted(set(seeds_in) | set(pool[:base]))
+    ceiling = opt.diverged_above
+    if not opt.found:
+        if ceiling is None:
+            return "no new LRs to try: every trial failed"
+        span = max(float(x_tried[-1] - x_tried[0]), 1.0)
+        lo, hi = 10 ** (x_tried[0] - span), 10 ** x_tried[0]
+        first = seeds_in[:1] or pool[:1]
+        lrs = _fresh(log_grid(lo, hi, k + 1), tried, ceiling)
+        return Plan(_pairs(lrs, first), (lo, hi), "every LR diverged: going lower")
+
+    edge = _edge(opt, x_tried, tried, ceiling, k, seeds_in[:1] if coarse else cur)
+    if edge is not None:
+        return edge
+    if coarse:
+        return _bracket(opt, x_tried, tried, ceiling, cur, results)
+
+    seed_half = 0.0
+    if opt.basis == "seeds" and opt.seed_se is not None:
+        seed_half = t_quantile((1 + opt.level) / 2, opt.n_seeds - 1) * opt.seed_se
+    res = opt.resolution or 0.0
+    one_sided = opt.fit_range is not None and opt.best_lr in opt.fit_range
+    stalled = _stalled(rounds)
+    if opt.basis != "seeds" or ((res >= seed_half or one_sided) and not stalled):
+        plan = _refine(opt, x_tried, tried, ceiling, k, cur)
+        if plan is not None:
+            return plan
+        if opt.basis != "seeds":
+            return "no new LRs to try: the grid is as fine as it is useful"
+    extra = [s for s in pool if s not in seeds_in]
+    if extra:
+        return _add_seed(opt, results, tried, extra[0])
+    n = opt.n_seeds
+    more = opt.with_seeds(2 * n)
+    why = "new LRs no longer shrink it" if stalled else "set by the spread of the seeds"
+    return (f"noise-limited: interval x{opt.ratio:.2f} is {why} ({n} seeds); "
+            f"{2 * n} seeds would give about x{more:.2f}")
+
+
+def _pairs(lrs: list[float], seeds: Sequence[int]) -> list[tuple[float, int]]:
+    return [(lr, s) for lr in lrs for s in seeds]
+
+
+def _edge(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
+          k: int, seeds: Sequence[int]) -> Plan | None:
+    """LRs beyond the range tried when the interval is open on a side."""
+    if not (opt.open_low or opt.open_high):
+        return None
+    spacing = float(np.median(np.diff(x_tried))) if len(tried) > 1 else 1.0
+    step = max(spacing, 0.25)
+    n = max(k, 3)
+    if opt.open_low:
+        xs = float(x_tried[0]) - step * np.arange(n, 0, -1)
+        why = "open at the low end: widening down"
+    else:
+        xs = float(x_tried[-1]) + step * np.arange(1, n + 1)
+        why = "open at the high end: widening up"
+    lrs = _fresh([canonical_lr(10**v) for v in xs], tried, ceiling)
+    if not lrs:
+        return None
+    return Plan(_pairs(lrs, seeds), (min(lrs), max(lrs)), why)
+
+
+def _bracket(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
+             seeds: Sequence[int], results: Results, half: float = 2 / 3,
+             step: float = 1 / 3) -> Plan:
+    """After the one-seed coarse round: every seed on a grid of ``step`` decades within
+    ``half`` decades of the best point (below the first divergence above it)."""
+    xb = math.log10(opt.best_lr or opt.lr)  # type: ignore[arg-type]
+    x_hi = xb + half
+    if ceiling is not None:
+        x_hi = min(x_hi, math.log10(ceiling) - 1e-9)
+    grid = [v for v in np.arange(xb - half, x_hi + 1e-9, step)]
+    new = _fresh([canonical_lr(10**v) for v in grid if abs(v - xb) > 1e-9], tried, ceiling,
+                 min_gap=step / 3)
+    old = [lr for lr in tried if xb - half - 1e-9 <= math.log10(lr) <= x_hi + 1e-9]
+    pairs = [p for p in _pairs(sorted(new + old), seeds) if p not in results]
+    lrs = [lr for lr, _ in pairs] or [10**xb]
+    return Plan(pairs, (min(lrs), max(lrs)), "bracketing the best point with every seed")
+
+
+def _refine(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
+            k: int, seeds: Sequence[int], reach: float = 3.0) -> Plan | None:
+    """``k`` new LRs over the interval (where the optimum is uncertain) and the band (where
+    the metric is still near its best, so the fit sees its curvature), the band taken at most
+    ``reach`` interval half-widths from the estimate."""
+    lo, hi = opt.bounds  # type: ignore[misc]
+    x_lo, x_hi = math.log10(lo), math.log10(hi)
+    xc = math.log10(opt.lr)  # type: ignore[arg-type]
+    if opt.band is not None:
+        b_lo, b_hi = math.log10(opt.band[0]), math.log10(opt.band[1])
+        x_lo = min(x_lo, max(b_lo, xc - reach * (xc - x_lo)))
+        x_hi = max(x_hi, min(b_hi, xc + reach * (x_hi - xc)))
+    if ceiling is not None:
+        x_hi = min(x_hi, math.log10(ceiling))
+    if x_hi - x_lo <= 0:
+        return None
+    lrs = _fresh([canonical_lr(10**v) for v in _spread(x_lo, x_hi, x_tried, k)], tried,
+                 ceiling)
+    if not lrs:
+        return None
+    return Plan(_pairs(lrs, seeds), (10**x_lo, 10**x_hi), "refining the interval")
+
+
+def _add_seed(opt: Optimum, results: Results, tried: list[float], seed: int) -> Plan:
+    """One more seed at the LRs the fit uses (and the nearest LR tried either side)."""
+    lo, hi = opt.fit_range or (opt.lr, opt.lr)
+    inside = [i for i, lr in enumerate(tried) if lo <= lr <= hi]
+    if inside:
+        idx = range(max(inside[0] - 1, 0), min(inside[-1] + 2, len(tried)))
+    else:
+        idx = range(len(tried))
+    lrs = [tried[i] for i in idx
+           if not any(r.status.value == "diverged" for (lr, _), r in results.items()
+                      if lr == tried[i])]
+    return Plan(_pairs(lrs, [seed]), (min(lrs), max(lrs)),
+                f"one more seed ({seed}) where the fit is: the seeds' spread dominates")
+
+
+def _stalled(rounds: Sequence[object]) -> bool:
+    """The last round added LRs and the interval did not shrink by a tenth."""
+    if len(rounds) < 2:
+        return False
+    last, prev = rounds[-1], rounds[-2]
+    if getattr(last, "reason", "") != "refining the interval":
+        return False
+    r_now, r_prev = last.optimum.ratio, prev.optimum.ratio  # type: ignore[attr-defined]
+    if not (math.isfinite(r_now) and math.isfinite(r_prev)):
+        return False
+    return math.log(r_now) > 0.9 * math.log(r_prev)
+
+
+def _spread(x_lo: float, x_hi: float, x_tried: np.ndarray, k: int) -> list[float]:
+    """``k`` new positions (log10) in [x_lo, x_hi]: an even grid, less the points that fall
+    within a third of its spacing of one already tried; topped up by splitting the widest
+    gaps, so a region that barely moved between rounds still gets ``k`` new points."""
+    step = (x_hi - x_lo) / (k + 1)
+    chosen = [float(v) for v in np.linspace(x_lo, x_hi, k + 2)[1:-1]
+              if not x_tried.size or np.min(np.abs(x_tried - v)) >= step / 3]
+    pts = sorted([float(v) for v in x_tried if x_lo < v < x_hi] + chosen)
+    while len(chosen) < k:
+        bounds = [x_lo, *pts, x_hi]
+        size, mid = max((b - a, (a + b) / 2) for a, b in zip(bounds, bounds[1:]))
+        if size < 1e-4:  # 0.02% apart in LR: nothing left worth training
+            break
+        chosen.append(mid)
+        pts = sorted([*pts, mid])
+    return chosen
+
+
+def _fresh(lrs: list[float], tried: list[float], ceiling: float | None,
+           min_gap: float = 0.0) -> list[float]:
+    """LRs not yet tried, below ``ceiling``, at least ``min_gap`` (log10) from any tried."""
+    x_tried = np.log10(tried) if tried else np.zeros(0)
+    out: list[float] = []
+    for lr in sorted(set(lrs)):
+        if lr in tried or (ceiling is not None and lr >= ceiling):
+            continue
+        if min_gap > 0 and x_tried.size and np.min(np.abs(x_tried - math.log10(lr))) < min_gap:
+            continue
+        out.append(lr)
+    return out
