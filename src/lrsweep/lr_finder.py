@@ -27,6 +27,7 @@ def lr_finder(
     seed: int = 0,
     engine: str = "auto",
     device: str | torch.device | None = None,
+    progress: bool | None = None,
 ) -> dict[float, float]:
     """LR -> validation accuracy over ``num`` log-spaced LRs from ``start_lr`` to ``end_lr``.
 
@@ -45,7 +46,8 @@ def lr_finder(
        trial's state), and so are the global RNG states.
     5. Bad input raises ``lrsweep.LRSweepError`` with a message (the seed uses ``assert``),
        including ``warmup_epochs >= training_epochs``.
-    6. No ``print``: progress goes to the ``lrsweep`` logger.
+    6. No ``print``: a progress bar where the output is a terminal (``progress=False``
+       hides it, ``True`` forces it), details to the ``lrsweep`` logger.
     7. ``Criterion`` may be a loss class (as in the seed) or a loss instance.
     8. With ``engine="auto"`` the trials may run all at once (vectorized) where that is
        faster; the results are the same.
@@ -61,5 +63,6 @@ def lr_finder(
     task = Task(model=model, optimizer=OptType, train_data=train_dataloader,
                 val_data=val_dataloader, loss=Criterion, metric="accuracy",
                 epochs=training_epochs, warmup_epochs=warmup_epochs, device=device)
-    result = sweep(task, log_grid(start_lr, end_lr, num), seeds=(seed,), engine=engine)
+    result = sweep(task, log_grid(start_lr, end_lr, num), seeds=(seed,), engine=engine,
+                   progress=progress)
     return result.as_dict()

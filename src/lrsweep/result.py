@@ -116,7 +116,12 @@ class SweepResult:
     def table(self) -> str:
         """A readable text table, one row per LR (mean over seeds), the best marked '*'."""
         best = self.best()
-        rows = [("", "lr", self.metric_name, "sd", "seeds", "status", "final loss", "time s")]
+        n_seeds = max((len(g) for g in self.by_lr().values()), default=1)
+        shared = any(t.extra.get("chunk_size", 1) > 1 for t in self.trials)
+        time_label = "time s" + {(False, False): "", (True, False): " (sum)",
+                                 (False, True): " (share)",
+                                 (True, True): " (share, sum)"}[(n_seeds > 1, shared)]
+        rows = [("", "lr", self.metric_name, "sd", "seeds", "status", "final loss", time_label)]
         for lr, group in self.by_lr().items():
             vals = [t.metric for t in group if t.ok]
             mean = self.mean_metric(lr)
@@ -136,6 +141,14 @@ class SweepResult:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
         lines.insert(1, "-" * len(lines[0]))
+        notes = []
+        if n_seeds > 1:
+            notes.append(f"summed over the seeds of each LR (up to {n_seeds})")
+        if shared:
+            notes.append("a stacked (vectorized) trial counts an equal share of its group's "
+                         "wall time")
+        if notes:
+            lines.append(f"{time_label}: " + "; ".join(notes) + ".")
         return "\n".join(lines)
 
     # -------------------------------------------------------------------------- exports ----

@@ -143,7 +143,7 @@ def search(
     store: Any = None,
     study: str | None = None,
     direction: str | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     on_round: Callable[[SearchRound], None] | None = None,
     band_tol: float = 0.01,
     level: float = 0.9,
@@ -168,7 +168,7 @@ def search(
         points: LRs in round one (default: about one per decade, at least 7).
         refine_points: new LRs per refining round.
         engine, store, study, progress: as in ``sweep`` (with a store, a rerun reuses every
-            finished trial).
+            finished trial; a progress bar per round where the output is a terminal).
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
         confirm: stop as tight only after this many tight rounds in a row.

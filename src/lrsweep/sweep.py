@@ -7,12 +7,13 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from .engines.base import Engine, get_engine
+from .engines.base import Engine, get_engine, progress_hook
 from .errors import bad_arg
 from .grid import canonical_lr, log_grid
 from .objective import as_task
 from .result import SweepResult
 from .task import Task
+from .threads import check_threads, sweep_threads
 from .trial import Status, TrialResult, TrialSpec
 
 log = logging.getLogger("lrsweep")
@@ -72,7 +73,8 @@ def sweep(
     direction: str | None = None,
     lr_range: tuple[float, float] | None = None,
     num: int = 10,
-    progress: bool = False,
+    progress: bool | None = None,
+    threads: int | str | None = "auto",
     on_result: Callable[[TrialResult], None] | None = None,
     **engine_options: Any,
 ) -> SweepResult:
@@ -86,7 +88,11 @@ def sweep(
         store: None (in memory), a path to a SQLite file, or a store object; finished trials
             found there are reused, never recomputed.
         study: the study's name in the store (default: derived from the task).
-        progress: show a progress bar.
+        progress: a progress bar that advances by optimizer step: None (default) shows it
+            where the output is a terminal (tqdm's auto-detection), True always, False never.
+        threads: torch's CPU threads during the sweep, restored after it: ``"auto"`` (the
+            idle cores, never more than torch's setting; see ``lrsweep.threads``), ``None``
+            (torch's setting, untouched) or a number.
     """
     t = as_task(task, direction)
     if lrs is None:
@@ -97,6 +103,7 @@ def sweep(
         log.warning("sweep: 2 LRs (%.3g and %.3g); for a range use lrsweep.log_grid(lo, hi, n)"
                     " (search(task, (lo, hi)) takes a pair as a range)", grid[0], grid[1])
     seed_list = check_seeds(seeds)
+    threads = check_threads(threads)
     eng = get_engine(engine, t, **engine_options)
     specs = [TrialSpec(lr, s) for s in seed_list for lr in grid]
 
@@ -116,15 +123,26 @@ def sweep(
     results: dict[tuple[float, int], TrialResult] = {
         (s.lr, s.seed): done[(s.lr, s.seed)] for s in specs if (s.lr, s.seed) in done}
 
-    bar = _progress(len(todo), eng.name) if progress and todo else None
+    # the bar counts trial-steps (a Task's budget is known) or trials (an objective's is not)
+    per_trial = t.steps if isinstance(t, Task) else 1
+    bar = _progress(len(todo) * per_trial, eng.name, "step" if isinstance(t, Task) else "trial",
+                    progress) if todo else None
+    finished = 0
+    used_threads: int | None = None
+
+    def on_steps(n: int) -> None:  # engines report steps as they run (engines.base.advance)
+        if bar is not None:
+            bar.update(max(0, min(n, bar.total - bar.n)))
 
     def collect(r: TrialResult) -> None:
+        nonlocal finished
         results[r.key] = r
         if handle is not None:
             handle.record(r)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}")
+        finished += 1
+        if bar is not None:  # a finished trial's whole budget is done (diverged: skipped)
+            bar.update(max(0, finished * per_trial - bar.n))
+            bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}", refresh=False)
         if on_result is not None:
             on_result(r)
 
@@ -132,13 +150,15 @@ def sweep(
         res = SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
                           study=getattr(handle, "name", study), protocol=_protocol(t))
         res.reused = len(specs) - len(todo)
+        res.threads = used_threads  # type: ignore[attr-defined]
         return res
 
     try:
         if todo:
             if handle is not None:
                 handle.mark_running(todo, eng.name)
-            eng.run(t, todo, collect)
+            with sweep_threads(threads, t) as used_threads, progress_hook(on_steps):
+                eng.run(t, todo, collect)
     except BaseException as e:
         # nothing finished is lost: the store has it, and the exception carries it too
         e.partial_result = partial()  # type: ignore[attr-defined]
@@ -156,9 +176,13 @@ def _protocol(task: Any) -> dict[str, Any]:
         return {}
 
 
-def _progress(total: int, engine: str) -> Any:
+def _progress(total: int, engine: str, unit: str, progress: bool | None) -> Any:
+    """A tqdm bar: ``progress=None`` lets tqdm hide it where stderr is not a terminal."""
+    if progress is False:
+        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=f"sweep ({engine})", unit="trial", leave=False)
+    return tqdm(total=total, desc=f"sweep ({engine})", unit=unit, leave=False,
+                disable=None if progress is None else False, dynamic_ncols=True)

@@ -25,6 +25,7 @@ import torch
 from .data import to_device
 from .divergence import DivergenceMonitor
 from .errors import LRSweepError, TrialDiverged
+from .progress import advance
 from .rng import isolated_rng, seed_everything
 from .schedule import multiplier
 from .trial import Status, TrialResult, TrialSpec
@@ -87,6 +88,7 @@ def train(task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, seed: i
         value = total / accum
         if curve is not None:
             curve.append(value)
+        advance(1)  # the sweep's progress bar, by step
         if monitor is not None and monitor.update(value):
             return True
         if task.clip_grad_norm is not None:

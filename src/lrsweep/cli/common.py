@@ -35,6 +35,8 @@ SWEEP_OPTIONS: dict[str, tuple[Any, str]] = {
     "lr_max": (float, "highest LR of the grid (default: the task's range)"),
     "seeds": (str, "an integer N for seeds 0..N-1, or a comma list such as 0,3,7 (default 1)"),
     "engine": (str, "auto, sequential, vectorized or ray (default auto)"),
+    "threads": (str, "CPU threads while training: auto (default: the idle cores, at most "
+                     "torch's count), torch (torch's own setting) or a number"),
 }
 
 
@@ -49,7 +51,8 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("sweep")
     for name, (typ, text) in SWEEP_OPTIONS.items():
         s.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=text)
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it shows only where stderr is a terminal anyway)")
 
 
 def add_output_args(p: argparse.ArgumentParser, default_out: str = "lrsweep-out") -> None:
@@ -204,6 +207,13 @@ def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float,
     hi = args.lr_max if args.lr_max is not None else hi
     check_lr_range(lo, hi, "--lr-min/--lr-max")
     return lo, hi
+
+
+def sweep_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What the sweep options mean for ``sweep``/``search``: the bar and the threads."""
+    threads = getattr(args, "threads", None)
+    return {"progress": False if args.quiet else None,
+            "threads": "auto" if threads is None else parse_threads(threads)}
 
 
 def check_sweep_args(args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ from .common import (
     parse_seeds,
     resolve_store,
     study_dir,
+    sweep_kwargs,
     task_from_args,
     write_outputs,
 )
@@ -43,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
     check_sweep_args(args)
     folder = out_dir(args)
     result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
-                   store=resolve_store(args), study=args.study,
-                   progress=not args.quiet)
+                   store=resolve_store(args), study=args.study, **sweep_kwargs(args))
     print(f"task {name}: {task}")
     total = len(result.trials)
     print(f"study {result.study!r} in {resolve_store(args)}"
@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.reused} of {total} trials reused, nothing trained "
               f"({time.perf_counter() - t0:.1f} s)")
     else:
-        print(f"engine {result.engine}, {total - result.reused} trials trained, "
-              f"{time.perf_counter() - t0:.1f} s")
+        threads = getattr(result, "threads", None)
+        print(f"engine {result.engine}"
+              + (f" ({threads} CPU thread{'s' * (threads != 1)})" if threads else "")
+              + f", {total - result.reused} trials trained, {time.perf_counter() - t0:.1f} s")
     return 0
 
 

@@ -15,6 +15,7 @@ from .common import (
     parse_seeds,
     resolve_store,
     study_dir,
+    sweep_kwargs,
     task_from_args,
 )
 
@@ -70,7 +71,7 @@ def run_search(args: argparse.Namespace) -> int:
                    max_steps=args.max_steps, max_seeds=args.max_seeds, points=args.points,
                    refine_points=args.refine_points, engine=args.engine or "auto",
                    store=resolve_store(args), study=args.study,
-                   progress=not args.quiet, band_tol=args.band_tol,
+                   band_tol=args.band_tol, **sweep_kwargs(args),
                    on_round=lambda r: print(r.summary(), flush=True))
     print(found.result.table())
     opt = found.optimum()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import EngineUnavailable, bad_arg, bad_choice
+from ..progress import advance, progress_hook  # noqa: F401 (engines report steps: advance)
 from ..trial import TrialResult, TrialSpec
 
 log = logging.getLogger("lrsweep")

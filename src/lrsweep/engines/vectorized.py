@@ -52,7 +52,7 @@ from ..errors import EngineUnavailable, bad_arg
 from ..rng import isolated_rng, seed_everything
 from ..training import step_batches
 from ..trial import Status, TrialResult, TrialSpec
-from .base import ResultCallback
+from .base import ResultCallback, advance
 from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizers
 from .sequential import SequentialEngine
 
@@ -552,6 +552,8 @@ class VectorizedEngine:
             if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
                     chunk.active.any()):
                 break  # the only host sync in the loop: every trial has diverged
+            if k:
+                advance(chunk.n)  # step k - 1 is done (queued, on CUDA) for every trial
             last = k
             if k == STEADY_FROM:
                 _sync(task)
