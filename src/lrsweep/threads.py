@@ -68,7 +68,7 @@ def auto_threads(current: int, busy: float | None, cores: int | None = None) -> 
     at most ``current``.
 
     >>> auto_threads(2, 0.05, cores=2), auto_threads(2, 1.0, cores=2), auto_threads(16, 3.4, 16)
-    (2, 1, 12)
+    (2, 1, 13)
     """
     cores = cores or os.cpu_count() or 1
     if busy is None:
