@@ -147,7 +147,7 @@ def test_mup_task_equals_sp_at_base_width_and_runs_wider():
     b = sweep(mu, [1e-3, 1e-2], engine="sequential")
     assert [t.curve for t in a.trials] == [t.curve for t in b.trials]
     wide = get_task("teacher-mlp", width=128, steps=15, parametrization="mup", base_width=32)
-    assert sorted(wide.protocol()["param_group_lr_ratios"]) == [0.25, 1.0]
+    assert sorted(g["lr_scale"] for g in wide.protocol()["param_groups"]) == [0.25, 1.0]
     assert wide.initial_model().readout_mult == pytest.approx(0.25)
     r = sweep(wide, [1e-3], engine="sequential")
     assert r.trials[0].ok

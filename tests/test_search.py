@@ -24,7 +24,8 @@ class Curve:
     def __init__(self, x0: float, x_div: float = math.inf, noise: float = 0.0,
                  asym: float = 0.0) -> None:
         self.x0, self.x_div, self.noise, self.asym = x0, x_div, noise, asym
-        self.calls: Counter[tuple[float, int]] = Counter()
+        # state, not a setting: left out of the fingerprint (x0, noise, ... are in it)
+        self.calls: Counter[tuple[float, int]] = lrsweep.fingerprint.exclude(Counter())
 
     def __call__(self, trial: lrsweep.Trial) -> float:
         self.calls[(trial.lr, trial.seed)] += 1

@@ -89,32 +89,17 @@ class ObjectiveTask:
                                error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
 
     def protocol(self) -> dict[str, Any]:
-        fn = self.objective
-        code = getattr(fn, "__code__", None)
+        """The objective's code with its closure cells, defaults and the globals it reads
+        (``make_objective(width)`` gives each width its own protocol), and the direction."""
+        from . import fingerprint as fp
+
         return {
-            "objective": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}",
-            "code_sha": hash_code(code) if code is not None else None,
+            "fingerprint_format": fp.FORMAT,
+            "objective": fp.qualname(self.objective),
+            "objective_code": fp.describe(self.objective),
             "direction": self.direction,
             "divergence_factor": self.divergence_factor,
         }
-
-
-def hash_code(code: Any) -> str:
-    """Stable across processes (a resumed study must find the same fingerprint): nested code
-    objects (lambdas, comprehensions) by their own hash, not by a repr with an address;
-    frozensets sorted (their order follows the per-process string hash seed)."""
-    import hashlib
-
-    def const(c: Any) -> str:
-        if hasattr(c, "co_code"):
-            return "code:" + hash_code(c)
-        if isinstance(c, frozenset):
-            return "frozenset(" + ",".join(sorted(const(x) for x in c)) + ")"
-        if isinstance(c, tuple):
-            return "(" + ",".join(const(x) for x in c) + ")"
-        return repr(c)
-
-    return hashlib.sha256(code.co_code + const(code.co_consts).encode()).hexdigest()[:16]
 
 
 def as_task(task: Any, direction: str | None, divergence_factor: float = 4.0) -> Any:

@@ -22,7 +22,6 @@ Standard library only (no torch, no matplotlib): reading a store is cheap.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -38,6 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, bad_arg
+from .fingerprint import (  # noqa: F401 - canonical_json, protocol_diff: re-exported
+    FORMAT,
+    canonical_json,
+    diff_values,
+    fingerprint,
+    protocol_diff,
+    protocol_of,
+)
 from .result import SweepResult
 from .trial import Status, TrialResult, TrialSpec
 
@@ -48,7 +55,6 @@ SCHEMA_VERSION = 1  # PRAGMA user_version
 BUSY_TIMEOUT_MS = 60_000
 RUNNING = "running"  # the store's fifth status: handed to an engine, not finished
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 _SCHEMA_V1 = ("""
 CREATE TABLE studies (
@@ -92,25 +98,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no spaces, non-JSON values as their str: the same text in every process."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str,
-                      ensure_ascii=True, allow_nan=True)
-
-
-def fingerprint(protocol: dict[str, Any]) -> str:
-    """sha256 (hex) of the canonical JSON of a task's protocol."""
-    return hashlib.sha256(canonical_json(protocol).encode()).hexdigest()
-
-
 def task_protocol(task: Any) -> dict[str, Any]:
-    proto = task.protocol()
-    if not isinstance(proto, dict):
-        raise bad_arg("task", type(task).__name__, "a task whose protocol() returns a dict",
-                      "Use an lrsweep.Task or an objective function.")
-    # round-trip through JSON so that what we compare is what the file holds, without the
-    # memory addresses of default reprs ("<... at 0x7f...>"), which change in every process
-    return json.loads(_ADDRESS.sub("", canonical_json(proto)))
+    """``task.protocol()`` as the store holds it (see ``lrsweep.fingerprint``)."""
+    return protocol_of(task)
 
 
 def default_study_name(task: Any, fp: str | None = None) -> str:
@@ -125,31 +115,9 @@ def default_study_name(task: Any, fp: str | None = None) -> str:
     return f"{base}-{fp[:8]}"
 
 
-def protocol_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of the keys whose values differ between two protocols."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for k in sorted(set(old) | set(new), key=str):
-            path = f"{prefix}.{k}" if prefix else str(k)
-            if k not in old or k not in new:
-                out.append(path)
-            else:
-                out.extend(protocol_diff(old[k], new[k], path))
-        return out
-    return [] if old == new else [prefix or "(protocol)"]
-
-
 def _short(v: Any, n: int = 60) -> str:
     s = canonical_json(v)
     return s if len(s) <= n else s[: n - 3] + "..."
-
-
-def _dig(d: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return "<absent>"
-        d = d[part]
-    return d
 
 
 @dataclass(frozen=True)
@@ -451,10 +419,25 @@ class Store:
         return Study(self, name, fp, proto, direction, metric)
 
     def _mismatch(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> StoreError:
-        keys = protocol_diff(old, new)
-        shown = "; ".join(f"{k}: {_short(_dig(old, k))} -> {_short(_dig(new, k))}"
-                          for k in keys[:6])
+        stored_format = old.get("fingerprint_format", 1)
+        if stored_format != new.get("fingerprint_format", stored_format):
+            return StoreError(
+                f"study {name!r} in {str(self.path)!r} was recorded by an lrsweep whose "
+                f"fingerprint (format {stored_format}; this version writes format {FORMAT}) "
+                "saw less of the protocol (loss settings, param groups, all the data, "
+                "closures), so its trials cannot be checked against this task and are not "
+                f"reused. Start a new study with study='{name}-v2' (CLI: --study "
+                f"{name}-v2); the old one stays readable (lrsweep show).")
+        diffs = diff_values(old, new)
+        keys = [k for k, _, _ in diffs]
+        shown = "; ".join(f"{k}: {_short(a)} -> {_short(b)}" for k, a, b in diffs[:6])
         more = f" (and {len(keys) - 6} more)" if len(keys) > 6 else ""
+        state = [k for k in keys if ".closure." in k or ".globals." in k]
+        if state:
+            cell = state[0].split(".closure.")[-1].split(".globals.")[-1].split(".")[0]
+            more += (f". `{cell}` is read by your code; if it is state rather than a setting "
+                     f"(a list the code appends to), wrap it: {cell} = "
+                     "lrsweep.fingerprint.exclude(...)")
         return StoreError(
             f"study {name!r} in {str(self.path)!r} holds another protocol; these keys differ "
             f"(stored -> this task): {shown}{more}. Trials of different protocols are never "

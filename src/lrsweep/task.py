@@ -8,7 +8,6 @@ between the trials of a sweep.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,8 +16,9 @@ import torch
 from torch import nn
 
 from . import checks
-from .data import Batch, IterableData, TensorData, batch_size_of, make_data, to_device
+from .data import Batch, TensorData, batch_size_of, make_data, to_device
 from .errors import ConfigError, bad_arg, bad_choice
+from .fingerprint import callable_name as _describe_callable
 from .schedule import SCHEDULES
 from .training import run_trial
 from .trial import TrialResult, TrialSpec
@@ -71,18 +71,6 @@ def batch_targets(batch: Batch) -> torch.Tensor | None:
     return None
 
 
-def _describe_callable(fn: Any) -> str:
-    if isinstance(fn, type):
-        return f"{fn.__module__}.{fn.__qualname__}"
-    func = getattr(fn, "func", None)  # functools.partial
-    if func is not None:
-        kw = ", ".join(f"{k}={v!r}" for k, v in sorted(getattr(fn, "keywords", {}).items()))
-        return f"partial({_describe_callable(func)}, {kw})"
-    if isinstance(fn, nn.Module):
-        return repr(fn)
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-
-
 class Task:
     """What one trial trains.
 
@@ -110,6 +98,9 @@ class Task:
         init_seed: RNG seed for building the model from a factory. seed_init: if True, each
             sweep seed re-initialises the model (factory only).
         device: where to train; default CUDA when available.
+        data_version: any label (``"2024-06-01"``, ``3``) for data that changed in ways the
+            fingerprint cannot see (files behind a DataLoader: only its length and 64
+            samples spread over it are hashed); a new label makes a new protocol.
     """
 
     unstackable_reason: str | None = None  # a Task's trials can be stacked (vectorized)
@@ -143,8 +134,10 @@ class Task:
         seed_init: bool = False,
         device: str | torch.device | None = None,
         name: str | None = None,
+        data_version: Any = None,
     ) -> None:
         self.name = name
+        self.data_version = data_version
         self.device = self._check_device(device)
         self.precision = self._check_choice("precision", precision, PRECISIONS)
         self.schedule = self._check_choice("schedule", schedule, SCHEDULES)
@@ -494,41 +487,64 @@ class Task:
 
     # ---------------------------------------------------------------------- description ----
     def protocol(self) -> dict[str, Any]:
-        """Readable description of everything that defines a trial except the LR and seed.
-        Two tasks with the same protocol produce the same trials. The costly parts (a hash
-        of every weight, the data fingerprints) are computed once per object."""
+        """Description of everything that defines a trial except the LR and seed (see
+        ``lrsweep.fingerprint``): two tasks with the same protocol produce the same trials.
+        The costly parts (hashes of the weights and of the data, the optimizer probe) are
+        computed once per object; tensors are hashed again only if modified in place.
+        ``lrsweep.fingerprint.fields(task.protocol())`` gives it as short printable fields."""
+        from . import fingerprint as fp
+
         tmpl = self._template
-        probe = self.make_optimizer(copy.deepcopy(tmpl), 1.0)
+        trainable = [n for n, p in tmpl.named_parameters() if p.requires_grad]
+        optimizer = self._cached("optimizer", (self.optimizer, tmpl), lambda _: (
+            fp.optimizer_description(self.make_optimizer, tmpl, self.optimizer)))
+        uses_loss = self.forward is None
         return {
+            "fingerprint_format": fp.FORMAT,
             "model": type(tmpl).__name__,
             "architecture": repr(tmpl),
+            "model_config": self._cached("model", tmpl, fp.model_description),
             "weights_sha256": ("per-seed factory " if self.seed_init else "")
-            + self._cached("weights", tmpl, _weights_hash),
-            "trainable": [n for n, p in tmpl.named_parameters() if p.requires_grad],
-            "optimizer": type(probe).__name__,
-            "optimizer_defaults": {k: _plain(v) for k, v in sorted(probe.defaults.items())
-                                   if k not in ("lr", "params")},
-            "param_group_lr_ratios": [g["lr"] for g in probe.param_groups],
-            "train_data": self._cached("train", self.train, _data_fingerprint),
-            "val_data": self._cached("val", self.val, _data_fingerprint),
+            + self._cached("weights", tmpl, fp.weights_digest),
+            "factory": fp.describe(self._factory) if self.seed_init else None,
+            "trainable": fp.names_digest(trainable),
+            "optimizer": optimizer["class"].rsplit(".", 1)[-1],
+            "optimizer_callable": optimizer["callable"],
+            "param_groups": optimizer["groups"],
+            "train_data": self._data_description("train", self.train),
+            "val_data": self._data_description("val", self.val),
+            "data_version": fp.describe(self.data_version),
             "steps": self.steps,
             "warmup_steps": self.warmup_steps,
             "schedule": self.schedule,
             "metric": self.metric_name,
+            "metric_fn": fp.describe(self.metric_fn) if self.metric_fn is not None else None,
+            "evaluate": fp.describe(self.evaluate_fn) if self.evaluate_fn is not None else None,
             "direction": self.direction,
-            "loss": _describe_callable(self.loss) if self.forward is None else None,
-            "forward": _describe_callable(self.forward) if self.forward else None,
+            "loss": fp.describe(self.loss) if uses_loss else None,
+            "forward": fp.describe(self.forward) if self.forward is not None else None,
             "precision": self.precision,
             "accumulation_steps": self.accumulation_steps,
             "clip_grad_norm": self.clip_grad_norm,
             "divergence_factor": self.divergence_factor,
             "init_seed": self.init_seed,
+            "seed_init": self.seed_init,
         }
+
+    def _data_description(self, key: str, data: Any) -> dict[str, Any]:
+        from . import fingerprint as fp
+
+        if isinstance(data, TensorData):  # every byte, hashed once per tensor (cached there)
+            return {"kind": "tensors", "n": data.n, "batches": len(data),
+                    "batch_size": data.batch_size, "shuffle": data.shuffle,
+                    "drop_last": data.drop_last, "tensors": fp.tensors_description(data.tensors)}
+        return self._cached(key, data, lambda d: fp.source_description(
+            d.source, lambda: next(iter(d.batches(0, 0)), None)))
 
     def _cached(self, key: str, obj: Any, compute: Callable[[Any], Any]) -> Any:
         cache = self.__dict__.setdefault("_describe_cache", {})
         hit = cache.get(key)
-        if hit is None or hit[0] is not obj:  # recomputed if the object was replaced
+        if hit is None or not _same(hit[0], obj):  # recomputed if an object was replaced
             hit = cache[key] = (obj, compute(obj))
         return copy.deepcopy(hit[1])
 
@@ -543,44 +559,7 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, (int, float, str, bool)) or v is None:
-        return v
-    if isinstance(v, (tuple, list)):
-        return [_plain(x) for x in v]
-    return repr(v)
-
-
-def _weights_hash(model: nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes()
-                 if v.dtype != torch.bfloat16 else v.float().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _data_fingerprint(data: TensorData | IterableData) -> dict[str, Any]:
-    sample = data.fingerprint_sample()
-    h = hashlib.sha256()
-    shapes: list[Any] = []
-
-    def visit(x: Any) -> None:
-        if isinstance(x, torch.Tensor):
-            shapes.append(list(x.shape))
-            h.update(x.detach().cpu().float().contiguous().numpy().tobytes())
-        elif isinstance(x, Mapping):
-            for k in sorted(x):
-                visit(x[k])
-        elif isinstance(x, (tuple, list)):
-            for v in x:
-                visit(v)
-
-    visit(sample)
-    out: dict[str, Any] = {"batches": len(data), "sample_shapes": shapes,
-                           "sample_sha256": h.hexdigest()[:16]}
-    if isinstance(data, TensorData):
-        out.update(n=data.n, batch_size=data.batch_size, shuffle=data.shuffle,
-                   drop_last=data.drop_last)
-    return out
-
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+    return a is b
