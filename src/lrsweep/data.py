@@ -120,9 +120,6 @@ class TensorData:
         for i in range(len(self)):
             yield self.take(order[i * self.batch_size:(i + 1) * self.batch_size])
 
-    def fingerprint_sample(self) -> Batch:
-        return self.take(torch.arange(min(self.n, 64)))
-
 
 class IterableData:
     """A DataLoader or any re-iterable of batches, with a seeded order per epoch."""
@@ -170,9 +167,6 @@ class IterableData:
                     g.set_state(s)
         yield first
         yield from it
-
-    def fingerprint_sample(self) -> Batch:
-        return next(iter(self.batches(0, 0)), None)
 
 
 def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,
