@@ -424,16 +424,60 @@ def test_older_schemas_are_migrated_in_place(tmp_path, monkeypatch):
     p = tmp_path / "old.db"
     r = lrsweep.sweep(make_task(), LRS[:2], store=p, study="s")
 
-    def v1_to_v2(conn):
+    def next_version(conn):
         conn.execute("ALTER TABLE trials ADD COLUMN host TEXT")
 
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, v1_to_v2])
+    v = store_mod.SCHEMA_VERSION
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", v + 1)
+    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, next_version])
     with Store(p) as st:
-        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == v + 1
         cols = [row[1] for row in st.conn.execute("PRAGMA table_info(trials)")]
         assert "host" in cols
         same_trials(st.load("s").trials, r.trials)
+
+
+def _schema_1_file(p: Path) -> None:
+    """A store as lrsweep wrote it before leases (schema 1), with one finished and one
+    running trial."""
+    con = sqlite3.connect(p)
+    for stmt in store_mod._SCHEMA_V1:
+        con.execute(stmt)
+    con.execute("INSERT INTO studies VALUES ('s', 'f', '{}', 'max', 'accuracy', 'then')")
+    con.execute("INSERT INTO trials (study, lr, seed, status, metric, curve) VALUES "
+                "('s', 0.1, 0, 'ok', 0.9, '[1.0, 0.5]'), ('s', 1.0, 0, 'running', NULL, '[]')")
+    con.execute(f"PRAGMA application_id = {store_mod.APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+
+
+def test_a_schema_1_store_gains_the_lease_columns_and_keeps_its_trials(tmp_path):
+    p = tmp_path / "v1.db"
+    _schema_1_file(p)
+    with Store(p) as st:
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        cols = [row[1] for row in st.conn.execute("PRAGMA table_info(trials)")]
+        assert {"owner", "heartbeat"} <= set(cols)
+        study = st.get_study("s")
+        (done,) = study.results()
+        assert (done.lr, done.metric, done.curve) == (0.1, 0.9, (1.0, 0.5))
+        assert study.running() == [TrialSpec(1.0, 0)]
+
+
+def test_a_read_only_schema_1_store_is_still_read(tmp_path, monkeypatch):
+    p = tmp_path / "v1.db"
+    _schema_1_file(p)
+    real = os.access
+    # a read-only file in a read-only folder (faked: the tests may run as root)
+    monkeypatch.setattr(os, "access", lambda path, mode: False if mode & os.W_OK and str(
+        path) in (str(p), str(tmp_path)) else real(path, mode))
+    with Store(p, create=False) as st:
+        assert st.readonly
+        assert [t.metric for t in st.load("s").trials] == [0.9]
+    con = sqlite3.connect(p)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1  # not migrated
+    con.close()
 
 
 def test_store_file_columns_use_the_python_names(tmp_path):

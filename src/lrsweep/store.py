@@ -51,7 +51,10 @@ from .trial import Status, TrialResult, TrialSpec
 log = logging.getLogger("lrsweep")
 
 APPLICATION_ID = 0x4C525357  # "LRSW" in PRAGMA application_id: marks a file as ours
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version
+# a file of this schema or newer can be read without migrating it (schema 2 only added the
+# lease columns, which readers do not use): a read-only schema-1 file is still readable
+READABLE_SCHEMA = 1
 BUSY_TIMEOUT_MS = 60_000
 RUNNING = "running"  # the store's fifth status: handed to an engine, not finished
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -90,8 +93,15 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # the lease of a running trial (lrsweep.lease): which sweep holds it ("host:pid:token")
+    # and when it last said it was alive (unix time)
+    conn.execute("ALTER TABLE trials ADD COLUMN owner TEXT")
+    conn.execute("ALTER TABLE trials ADD COLUMN heartbeat REAL")
+
+
 # MIGRATIONS[v] upgrades a file from schema v to v + 1, inside one write transaction.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 
 
 def _now() -> str:
@@ -146,7 +156,12 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
-                 timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+                 timeout: float = BUSY_TIMEOUT_MS / 1000, heartbeat_interval: float = 10.0,
+                 grace_period: float = 60.0) -> None:
+        # leases (lrsweep.lease): a sweep renews its running trials' heartbeat every
+        # heartbeat_interval s; another takes a trial over after grace_period s without one
+        self.heartbeat_interval, self.grace_period = _lease_times(heartbeat_interval,
+                                                                  grace_period)
         if not isinstance(path, (str, os.PathLike)):
             raise bad_arg("store", path, "a path to an SQLite file, or an lrsweep Store",
                           "Pass store='runs/lrsweep.db'.")
@@ -252,7 +267,7 @@ class Store:
                     "is an SQLite database but not an lrsweep store "
                     f"(application_id={app_id}, tables: {', '.join(tables[:5]) or 'none'})",
                     "Pass another path; this file was left untouched.")
-            if self.readonly is not None and version < SCHEMA_VERSION:
+            if self.readonly is not None and version < READABLE_SCHEMA:
                 raise self._fail(f"is read-only ({self.readonly}) and needs an upgrade to "
                                  f"schema {SCHEMA_VERSION} before it can be read",
                                  "Open it once where it can be written.")
@@ -261,7 +276,7 @@ class Store:
                 conn.execute("PRAGMA synchronous = NORMAL")  # durable across a kill -9
             conn.execute("PRAGMA foreign_keys = ON")
             self._conn = conn
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION and self.readonly is None:
                 self._upgrade()
         except sqlite3.DatabaseError as e:
             conn.close()
@@ -271,10 +286,19 @@ class Store:
             raise
 
     def _inspect(self, conn: sqlite3.Connection) -> tuple[int, int, list[str]]:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        # one read transaction: three separate reads could straddle another process's
+        # creation of the file and see its tables without its application_id
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        finally:
+            if own:
+                conn.execute("COMMIT")
         return app_id, version, tables
 
     def _upgrade(self) -> None:
@@ -515,6 +539,17 @@ class Store:
         return str(self._read("PRAGMA integrity_check")[0][0])
 
 
+def _lease_times(interval: Any, grace: Any) -> tuple[float, float]:
+    for name, v in (("heartbeat_interval", interval), ("grace_period", grace)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+            raise bad_arg(name, v, "a positive number of seconds",
+                          "The defaults are heartbeat_interval=10, grace_period=60.")
+    if grace <= interval:
+        raise bad_arg("grace_period", grace, f"more than heartbeat_interval={interval:g} s",
+                      "Give a few heartbeats of slack, e.g. grace_period=6 * heartbeat_interval.")
+    return float(interval), float(grace)
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise bad_arg("study", name, "a non-empty study name",
@@ -564,8 +599,9 @@ class Study:
         return [TrialSpec(r["lr"], r["seed"]) for r in self._rows("AND status = ?", (RUNNING,))]
 
     def mark_running(self, specs: Sequence[TrialSpec], engine: str) -> None:
-        """Mark ``specs`` as handed to ``engine``. A trial another process finished meanwhile
-        keeps its result."""
+        """Mark ``specs`` as handed to ``engine``, without a lease (any sweep may take them:
+        ``sweep`` claims trials through ``lrsweep.lease`` instead). A trial another process
+        finished meanwhile keeps its result."""
         now = _now()
         with self.store._write() as conn:
             conn.executemany(
@@ -573,7 +609,8 @@ class Study:
                 "VALUES (?, ?, ?, 'running', ?, ?) "
                 "ON CONFLICT (study, lr, seed) DO UPDATE SET status = 'running', "
                 "metric = NULL, curve = '[]', steps = 0, wall_time = 0, error = NULL, "
-                "engine = excluded.engine, started = excluded.started, finished = NULL "
+                "engine = excluded.engine, started = excluded.started, finished = NULL, "
+                "owner = NULL, heartbeat = NULL "
                 "WHERE trials.status NOT IN ('ok', 'diverged')",
                 [(self.name, float(s.lr), int(s.seed), engine, now) for s in specs])
 

@@ -24,8 +24,9 @@ class StudyHandle(Protocol):
 
     name: str
 
+    store: Any  # the Store: leases (lrsweep.lease) write through it
+
     def results(self) -> list[TrialResult]: ...
-    def mark_running(self, specs: Sequence[TrialSpec], engine: str) -> None: ...
     def record(self, result: TrialResult) -> None: ...
 
 
@@ -134,16 +135,16 @@ def sweep(
         if bar is not None:
             bar.update(max(0, min(n, bar.total - bar.n)))
 
-    def collect(r: TrialResult) -> None:
+    def collect(r: TrialResult, *, here: bool = True) -> None:
         nonlocal finished
         results[r.key] = r
-        if handle is not None:
+        if handle is not None and here:
             handle.record(r)
         finished += 1
         if bar is not None:  # a finished trial's whole budget is done (diverged: skipped)
             bar.update(max(0, finished * per_trial - bar.n))
             bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}", refresh=False)
-        if on_result is not None:
+        if on_result is not None and here:  # a peer sweep's result: not trained here
             on_result(r)
 
     def partial() -> SweepResult:
@@ -155,10 +156,16 @@ def sweep(
 
     try:
         if todo:
-            if handle is not None:
-                handle.mark_running(todo, eng.name)
             with sweep_threads(threads, t) as used_threads, progress_hook(on_steps):
-                eng.run(t, todo, collect)
+                if handle is not None:
+                    from .lease import run_leased
+
+                    # one runner per trial: what a live peer sweep trains is waited for,
+                    # not trained twice
+                    run_leased(handle, todo, eng.name, lambda specs: eng.run(t, specs, collect),
+                               lambda r: collect(r, here=False))
+                else:
+                    eng.run(t, todo, collect)
     except BaseException as e:
         # nothing finished is lost: the store has it, and the exception carries it too
         e.partial_result = partial()  # type: ignore[attr-defined]

@@ -1,0 +1,212 @@
+"""One study, one runner: leases with a heartbeat on running trials.
+
+A sweep on a store *claims* the trials it is about to train: each gets the sweep's owner id
+(``host:pid:token``) and a heartbeat time, which a background thread renews every
+``heartbeat_interval`` seconds (as Optuna's RDB storage does). Another sweep on the same study
+skips a trial whose holder is alive, waits for its result and includes it when it lands, so
+both sweeps return every trial and each trial is trained once. A holder is taken for dead,
+and its trials taken over, when its heartbeat is older than ``grace_period`` seconds, or at
+once when it ran on this host and its process is gone (``kill -9``). A sweep that stops
+(an exception, Ctrl-C) releases its unfinished trials at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .trial import TrialResult, TrialSpec
+
+log = logging.getLogger("lrsweep")
+
+HEARTBEAT_INTERVAL = 10.0  # seconds between two heartbeats of a running sweep
+GRACE_PERIOD = 60.0  # seconds without a heartbeat after which a trial is taken over
+_HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    """``host:pid:token``, unique per sweep (two sweeps of one process are two owners)."""
+    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def holder_alive(owner: str | None, heartbeat: float | None, now: float,
+                 grace: float) -> bool:
+    """Whether the sweep ``owner`` may still be training: a recent heartbeat, and not a
+    process of this host that no longer exists."""
+    if not owner or heartbeat is None or now - heartbeat > grace:
+        return False
+    parts = owner.split(":")
+    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    if host == _HOST and pid.isdigit():
+        return _process_alive(int(pid))
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _describe(owner: str) -> str:
+    parts = owner.split(":")
+    return f"pid {parts[-2]} on {':'.join(parts[:-2])}" if len(parts) >= 3 else owner
+
+
+class Lease:
+    """The leases of one sweep on one study, renewed by a heartbeat thread while entered."""
+
+    def __init__(self, study: Any, *, interval: float | None = None,
+                 grace: float | None = None) -> None:
+        store = study.store
+        self.study = study
+        self.interval = float(interval if interval is not None
+                              else getattr(store, "heartbeat_interval", HEARTBEAT_INTERVAL))
+        self.grace = float(grace if grace is not None
+                           else getattr(store, "grace_period", GRACE_PERIOD))
+        self.owner = new_owner()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------- SQL --------
+    def claim(self, specs: Sequence[TrialSpec], engine: str) -> list[TrialSpec]:
+        """Take every trial of ``specs`` that is not finished and not held by a live
+        sweep; returns those taken (now running under this lease)."""
+        st, now = self.study, time.time()
+        taken: list[TrialSpec] = []
+        with st.store._write() as conn:
+            rows = {(lr, seed): (status, owner, beat) for lr, seed, status, owner, beat in
+                    conn.execute("SELECT lr, seed, status, owner, heartbeat FROM trials "
+                                 "WHERE study = ?", (st.name,))}
+            for s in specs:
+                status, owner, beat = rows.get((s.lr, s.seed), (None, None, None))
+                if status in ("ok", "diverged"):
+                    continue
+                if status == "running" and owner and owner != self.owner:
+                    if holder_alive(owner, beat, now, self.grace):
+                        continue
+                    log.warning("study %r: lr=%g seed=%d was held by %s, which %s; taking "
+                                "it over", st.name, s.lr, s.seed, _describe(owner),
+                                "stopped heartbeating" if beat is None or now - beat >
+                                self.grace else "is gone")
+                taken.append(s)
+            conn.executemany(
+                "INSERT INTO trials (study, lr, seed, status, engine, started, owner, heartbeat)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?) "
+                "ON CONFLICT (study, lr, seed) DO UPDATE SET status = 'running', "
+                "metric = NULL, curve = '[]', steps = 0, wall_time = 0, error = NULL, "
+                "engine = excluded.engine, started = excluded.started, finished = NULL, "
+                "owner = excluded.owner, heartbeat = excluded.heartbeat "
+                "WHERE trials.status NOT IN ('ok', 'diverged')",
+                [(st.name, float(s.lr), int(s.seed), engine, _iso(now), self.owner, now)
+                 for s in taken])
+        return taken
+
+    def beat(self) -> None:
+        """Renew the heartbeat of every trial this lease still holds."""
+        with self.study.store._write() as conn:
+            conn.execute("UPDATE trials SET heartbeat = ? WHERE study = ? AND owner = ? "
+                         "AND status = 'running'", (time.time(), self.study.name, self.owner))
+
+    def release(self) -> None:
+        """Hand back the unfinished trials (still ``running``, free for the next sweep)."""
+        with self.study.store._write() as conn:
+            conn.execute("UPDATE trials SET owner = NULL, heartbeat = NULL WHERE study = ? "
+                         "AND owner = ? AND status = 'running'", (self.study.name, self.owner))
+
+    def holders(self, specs: Sequence[TrialSpec]) -> dict[str, int]:
+        """Live holders (other sweeps) of ``specs`` -> how many of them each holds."""
+        keys = {(s.lr, s.seed) for s in specs}
+        now, out = time.time(), {}
+        for lr, seed, owner, beat in self.study.store._read(
+                "SELECT lr, seed, owner, heartbeat FROM trials WHERE study = ? AND "
+                "status = 'running'", (self.study.name,)):
+            if (lr, seed) in keys and owner != self.owner and \
+                    holder_alive(owner, beat, now, self.grace):
+                out[owner] = out.get(owner, 0) + 1
+        return out
+
+    # ------------------------------------------------------------------ thread ------
+    def __enter__(self) -> Lease:
+        self._thread = threading.Thread(target=self._run, name="lrsweep-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+        try:
+            self.release()
+        except Exception as e:  # never mask the sweep's own outcome
+            log.warning("study %r: could not release the leases (%s); the next sweep takes "
+                        "them over after %g s", self.study.name, e, self.grace)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except (sqlite3.Error, Exception) as e:  # keep beating: a busy file is transient
+                log.debug("heartbeat of %s failed: %s", self.owner, e)
+
+
+def _iso(t: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_leased(study: Any, specs: Sequence[TrialSpec], engine: str,
+               run: Callable[[list[TrialSpec]], None],
+               deliver: Callable[[TrialResult], None]) -> None:
+    """Train ``specs`` of ``study`` once across every sweep working on it: claim what is
+    free and ``run`` it; wait for what live peers hold, ``deliver``-ing their results as they
+    land, and take over (``run``) what a dead peer left."""
+    with Lease(study) as lease:
+        mine = lease.claim(specs, engine)
+        mine_keys = {(s.lr, s.seed) for s in mine}
+        pending = [s for s in specs if (s.lr, s.seed) not in mine_keys]
+        if pending:
+            held = lease.holders(pending)
+            if held:
+                log.warning(
+                    "study %r: %d of the %d trials to run are being trained by another live "
+                    "sweep (%s); this sweep runs the other %d and waits for theirs, taking "
+                    "a trial over if its heartbeat stops for %g s", study.name,
+                    sum(held.values()), len(specs), ", ".join(map(_describe, held)),
+                    len(mine), lease.grace)
+        if mine:
+            run(mine)
+        poll = min(1.0, max(0.05, lease.grace / 10))
+        while pending:
+            keys = {(s.lr, s.seed) for s in pending}
+            for r in study.results():
+                if r.key in keys:  # finished by a peer (ok, diverged or failed)
+                    deliver(r)
+                    keys.discard(r.key)
+            pending = [s for s in pending if (s.lr, s.seed) in keys]
+            if not pending:
+                break
+            taken = lease.claim(pending, engine)
+            if taken:
+                run(taken)
+                done = {(s.lr, s.seed) for s in taken}
+                pending = [s for s in pending if (s.lr, s.seed) not in done]
+            else:
+                time.sleep(poll)
