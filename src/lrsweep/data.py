@@ -8,7 +8,9 @@ Two kinds of source:
 - ``TensorData``: in-memory tensors (a tuple ``(x, y, ...)`` or a dict of equal-length
   tensors), moved to the device once and sliced into batches by a seeded permutation;
 - ``IterableData``: a ``DataLoader`` or any re-iterable of batches (tuples or dicts). A shuffling
-  DataLoader draws its order from a seeded RNG at the start of each epoch.
+  DataLoader draws its order from a seeded RNG at the start of each epoch;
+- ``SeededBatches``: a function ``(seed, epoch) -> batches`` that owns its order (the
+  framework integrations reproduce a framework's own sampler with it).
 """
 
 from __future__ import annotations
@@ -169,8 +171,35 @@ class IterableData:
         yield from it
 
 
+class SeededBatches:
+    """Batches from ``batches(seed, epoch)``, which decides the order itself; ``length`` is
+    the number of batches per epoch (-1 if unknown). Passed to a Task as data, it is used
+    as it is: no reseeding around it."""
+
+    def __init__(self, batches: Any, length: int, *, name: str = "batches",
+                 source: Any = None) -> None:
+        self._fn = batches
+        self.length = int(length)
+        self.name = name
+        self.source = self if source is None else source
+
+    def __len__(self) -> int:
+        return self.length
+
+    def batches(self, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
+        return iter(self._fn(seed, epoch))
+
+    def fingerprint_sample(self) -> Batch:
+        return next(iter(self.batches(0, 0)), None)
+
+    def __repr__(self) -> str:
+        return f"SeededBatches({self.name}, {self.length} batches per epoch)"
+
+
 def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,
-              drop_last: bool) -> TensorData | IterableData:
+              drop_last: bool) -> TensorData | IterableData | SeededBatches:
+    if isinstance(data, SeededBatches):
+        return data
     if data is None:
         raise bad_arg(name, None, "a DataLoader, a list of batches, or in-memory tensors",
                       f"Pass {name}=.")

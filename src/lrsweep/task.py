@@ -19,7 +19,7 @@ from . import checks
 from .data import Batch, TensorData, batch_size_of, make_data, to_device
 from .errors import ConfigError, bad_arg, bad_choice
 from .fingerprint import callable_name as _describe_callable
-from .schedule import SCHEDULES
+from .schedule import SCHEDULES, Table, describe
 from .training import run_trial
 from .trial import TrialResult, TrialSpec
 
@@ -87,7 +87,8 @@ class Task:
             averaged over validation samples, with ``direction=``.
         epochs / steps: the budget (optimizer steps). warmup_epochs / warmup_steps: linear
             warmup that reaches the full LR at its last step. schedule: after warmup,
-            ``"constant"``, ``"cosine"`` or ``"linear"``.
+            ``"constant"``, ``"cosine"`` or ``"linear"``; or a ``schedule.Table`` of
+            per-step multipliers (warmup included, at least ``steps`` long).
         forward: optional ``callable(model, batch) -> loss`` or ``-> (loss, outputs)``.
         evaluate: optional ``callable(model, val_data) -> float`` replacing the metric
             (``direction=`` required); it gets ``val_data`` as given (tensors on the device).
@@ -119,7 +120,7 @@ class Task:
         steps: int | None = None,
         warmup_epochs: float = 0,
         warmup_steps: int | None = None,
-        schedule: str = "constant",
+        schedule: str | Table = "constant",
         batch_size: int | None = None,
         val_batch_size: int | None = None,
         shuffle: bool = True,
@@ -140,7 +141,8 @@ class Task:
         self.data_version = data_version
         self.device = self._check_device(device)
         self.precision = self._check_choice("precision", precision, PRECISIONS)
-        self.schedule = self._check_choice("schedule", schedule, SCHEDULES)
+        self.schedule = (schedule if isinstance(schedule, Table)
+                         else self._check_choice("schedule", schedule, SCHEDULES))
         self.accumulation_steps = self._check_int("accumulation_steps", accumulation_steps, 1)
         self.init_seed = self._check_int("init_seed", init_seed, 0)
         self.seed_init = bool(seed_init)
@@ -212,6 +214,11 @@ class Task:
         # --- budget ------------------------------------------------------------------------
         self.epochs, self.steps, self.warmup_steps = self._budget(
             epochs, steps, warmup_epochs, warmup_steps)
+        if isinstance(self.schedule, Table) and (len(self.schedule) < self.steps
+                                                 or self.warmup_steps):
+            raise bad_arg("schedule", self.schedule,
+                          f"a table of at least {self.steps} steps, with no separate warmup",
+                          "A table holds every step's multiplier, warmup included.")
 
         # --- loss, forward, metric ---------------------------------------------------------
         self.forward = forward
@@ -516,7 +523,7 @@ class Task:
             "data_version": fp.describe(self.data_version),
             "steps": self.steps,
             "warmup_steps": self.warmup_steps,
-            "schedule": self.schedule,
+            "schedule": describe(self.schedule),
             "metric": self.metric_name,
             "metric_fn": fp.describe(self.metric_fn) if self.metric_fn is not None else None,
             "evaluate": fp.describe(self.evaluate_fn) if self.evaluate_fn is not None else None,
