@@ -148,6 +148,7 @@ def search(
     band_tol: float = 0.01,
     level: float = 0.9,
     confirm: int = 1,
+    tensorboard: str | None = None,
     **engine_options: Any,
 ) -> SearchResult:
     """Find the optimal LR by rounds of sweeps (see the module docstring).
@@ -172,6 +173,7 @@ def search(
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
         confirm: stop as tight only after this many tight rounds in a row.
+        tensorboard: a folder for one TensorBoard run per trial (as in ``sweep``).
     """
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
@@ -211,7 +213,8 @@ def search(
             groups.setdefault(tuple(sorted(lrs)), []).append(s)
         for lrs, ss in groups.items():
             res = sweep(t, list(lrs), seeds=ss, engine=engine, store=store,
-                        study=names["study"], progress=progress, **engine_options)
+                        study=names["study"], progress=progress, tensorboard=tensorboard,
+                        **engine_options)
             names["engine"], names["study"] = res.engine, res.study
             for r in res.trials:
                 results.setdefault(r.key, r)

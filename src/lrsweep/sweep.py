@@ -77,6 +77,7 @@ def sweep(
     progress: bool | None = None,
     threads: int | str | None = "auto",
     on_result: Callable[[TrialResult], None] | None = None,
+    tensorboard: str | None = None,
     **engine_options: Any,
 ) -> SweepResult:
     """Run one trial per (lr, seed) and return the results.
@@ -94,6 +95,8 @@ def sweep(
         threads: torch's CPU threads during the sweep, restored after it: ``"auto"`` (the
             idle cores, never more than torch's setting; see ``lrsweep.threads``), ``None``
             (torch's setting, untouched) or a number.
+        tensorboard: a folder: each trial trained by this call is written there as a
+            TensorBoard run (loss curve, HParams lr/seed/status -> metric).
     """
     t = as_task(task, direction)
     if lrs is None:
@@ -134,12 +137,17 @@ def sweep(
     def on_steps(n: int) -> None:  # engines report steps as they run (engines.base.advance)
         if bar is not None:
             bar.update(max(0, min(n, bar.total - bar.n)))
+    from .integrations.tensorboard import tensorboard_logger
+
+    board = tensorboard_logger(tensorboard, t)
 
     def collect(r: TrialResult, *, here: bool = True) -> None:
         nonlocal finished
         results[r.key] = r
         if handle is not None and here:
             handle.record(r)
+        if board is not None:
+            board(r)
         finished += 1
         if bar is not None:  # a finished trial's whole budget is done (diverged: skipped)
             bar.update(max(0, finished * per_trial - bar.n))

@@ -63,6 +63,9 @@ def add_output_args(p: argparse.ArgumentParser, default_out: str = "lrsweep-out"
                    help="SQLite store for resumable studies (default OUT/lrsweep.db)")
     g.add_argument("--study", default=None, help="study name in the store (default: the task name and a short hash of its "
                         "protocol, so a changed protocol starts a new study)")
+    g.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write one TensorBoard run per trial trained into DIR (loss curve, "
+                        "HParams lr/seed/status -> metric); needs lrsweep[tensorboard]")
     p.set_defaults(default_out=default_out)
 
 

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     check_sweep_args(args)
     folder = out_dir(args)
     result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
-                   store=resolve_store(args), study=args.study, **sweep_kwargs(args))
+                   store=resolve_store(args), study=args.study, **sweep_kwargs(args),
+                   tensorboard=args.tensorboard)
     print(f"task {name}: {task}")
     total = len(result.trials)
     print(f"study {result.study!r} in {resolve_store(args)}"

@@ -72,6 +72,7 @@ def run_search(args: argparse.Namespace) -> int:
                    refine_points=args.refine_points, engine=args.engine or "auto",
                    store=resolve_store(args), study=args.study,
                    band_tol=args.band_tol, **sweep_kwargs(args),
+                   tensorboard=args.tensorboard,
                    on_round=lambda r: print(r.summary(), flush=True))
     print(found.result.table())
     opt = found.optimum()
