@@ -8,7 +8,10 @@ Two kinds of source:
 - ``TensorData``: in-memory tensors (a tuple ``(x, y, ...)`` or a dict of equal-length
   tensors), moved to the device once and sliced into batches by a seeded permutation;
 - ``IterableData``: a ``DataLoader`` or any re-iterable of batches (tuples or dicts). A shuffling
-  DataLoader draws its order from a seeded RNG at the start of each epoch;
+  DataLoader draws its order from a seeded RNG at the start of each epoch, and so do its
+  worker processes their random state (augmentation): seed + worker id, as torch seeds them.
+  Workers kept alive by ``persistent_workers=True`` are restarted for each epoch of each
+  trial, so their random state cannot carry over from one LR's trial into the next;
 - ``SeededBatches``: a function ``(seed, epoch) -> batches`` that owns its order (the
   framework integrations reproduce a framework's own sampler with it).
 """
@@ -134,6 +137,14 @@ class IterableData:
                           "wrap the data in a list or a DataLoader.")
         self.source = source
         self.name = name
+        self.persistent = _persistent_workers(source)
+        if self.persistent and not hasattr(source, "_iterator"):
+            raise bad_arg(f"{name}.persistent_workers", True,
+                          "a DataLoader whose workers lrsweep can restart for each trial",
+                          "Workers that persist keep their random state from one trial into "
+                          "the next, so random augmentation would differ between the LRs of "
+                          "a seed, and this torch version gives no way to restart them: pass "
+                          "persistent_workers=False.")
 
     def __len__(self) -> int:
         try:
@@ -151,24 +162,50 @@ class IterableData:
         return gens
 
     def batches(self, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
-        # A DataLoader draws its shuffling seed from the global RNG (or its own generator)
-        # when its iterator starts; seed both so the order depends on (seed, epoch) alone.
+        # A DataLoader draws its shuffling seed and its workers' base seed from the global RNG
+        # (or its own generator) when its iterator starts; seed both so the order and the
+        # workers' random state (augmentation) depend on (seed, epoch, worker id) alone.
+        # Persistent workers would carry their state over from the last trial: they are
+        # started afresh here and stopped when the epoch's batches end.
+        if self.persistent:
+            self._stop_workers()
         gens = self._generators()
         saved = [g.get_state() for g in gens]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, epoch))
-            for g in gens:
-                g.manual_seed(derive_seed(seed, epoch))
-            it = iter(self.source)
-            try:
-                first = next(it)
-            except StopIteration:
-                return
-            finally:
-                for g, s in zip(gens, saved):
-                    g.set_state(s)
-        yield first
-        yield from it
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(derive_seed(seed, epoch))
+                for g in gens:
+                    g.manual_seed(derive_seed(seed, epoch))
+                it = iter(self.source)
+                try:
+                    first = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    for g, s in zip(gens, saved):
+                        g.set_state(s)
+            yield first
+            yield from it
+        finally:
+            if self.persistent:
+                self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        """Shut down a persistent DataLoader's workers, so that its next iterator starts
+        new ones, seeded from the (seeded) generator like a non-persistent loader's."""
+        it = getattr(self.source, "_iterator", None)
+        if it is not None:
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
+            self.source._iterator = None  # type: ignore[attr-defined]
+
+
+def _persistent_workers(source: Any) -> bool:
+    """True for a torch DataLoader whose worker processes persist between iterations."""
+    return (isinstance(source, torch.utils.data.DataLoader)
+            and bool(getattr(source, "persistent_workers", False))
+            and int(getattr(source, "num_workers", 0) or 0) > 0)
 
 
 class SeededBatches:
