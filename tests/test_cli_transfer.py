@@ -20,8 +20,13 @@ def test_transfer_chain(capsys):
                "--width", "256:4096", "--depth", "4:16", "--parametrization", "mup"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert _lr_out(out) == pytest.approx(3e-4 * 4 * 0.5)
+    assert _lr_out(out) == pytest.approx(3e-4 * 4)  # width, depth: per-layer multipliers
+    block = float(re.search(r"^hidden-block lr = (\S+)$", out, re.M).group(1))
+    assert block == pytest.approx(3e-4 * 4 * 0.5)
     assert "square-root" in out and "muP" in out and "Depth-muP" in out
+    assert "depth_param_groups" in out
+    assert main(["transfer", "--lr", "1e-3", "--batch", "64:256"]) == 0
+    assert "hidden-block" not in capsys.readouterr().out  # only for a depth change
 
 
 def test_transfer_sgd_linear_and_options(capsys):

@@ -178,3 +178,57 @@ def test_tiny_gpt_mup_is_sp_at_the_base_width():
     e = {x.name: x for x in mup_param_groups(wide, TinyGPT(256, 32, 1, 4, 16), lr=1e-3).entries}
     assert e["tok.weight"].kind == "vector" and e["readout.weight"].kind == "readout"
     assert e["blocks.0.fc_out.weight"].lr_mult == pytest.approx(0.25)  # fan_in 4w: x 1/4
+
+
+# ------------------------------------------------ dimensions the shortcut cannot tell ----
+def _gpt(width, vocab=50304, context=16):
+    from lrsweep.examples.models import TinyGPT
+
+    with torch.device("meta"):  # shapes only: a 50304-token vocabulary costs nothing
+        return TinyGPT(vocab, width, 2, 4, context)
+
+
+def test_nanogpt_vocabulary_is_not_a_hidden_dimension():
+    """50304 = 393 x 128: the old shortcut took nanoGPT's vocabulary for a width multiple
+    and gave the embedding and the readout the hidden-matrix LR (x 0.25). From a base model
+    the vocabulary is fixed, the embedding a vector and the readout a readout."""
+    e = _by_name(mup_param_groups(_gpt(128), _gpt(32), lr=1e-3))
+    assert (e["tok.weight"].kind, e["tok.weight"].lr_mult) == ("vector", 1.0)
+    assert (e["readout.weight"].kind, e["readout.weight"].lr_mult) == ("readout", 1.0)
+    assert e["readout.bias"].kind == "fixed"
+    assert e["blocks.0.qkv.weight"].lr_mult == pytest.approx(0.25)
+    assert e["blocks.0.fc_out.weight"].lr_mult == pytest.approx(0.25)
+
+
+def test_shortcut_refuses_what_the_shapes_cannot_tell():
+    # a fused qkv (3 x width) and an MLP (4 x width) might grow or not: ask for base_model=
+    with pytest.raises(ConfigError, match="base_model=") as e:
+        mup_param_groups(_gpt(128), base_width=32, width=128, lr=1e-3)
+    assert "blocks.0.qkv.weight dim 0 (384 = 3 x width 128)" in str(e.value)
+    assert "tok.weight" not in str(e.value)  # the vocabulary is not what is ambiguous
+
+    def lm(w, vocab=50304, classes=None):  # embedding, hidden layers of the width, readout
+        with torch.device("meta"):
+            return nn.Sequential(nn.Embedding(vocab, w), nn.Linear(w, w), nn.ReLU(),
+                                 nn.Linear(w, classes or vocab))
+
+    # a vocabulary of 393 x width: an embedding's rows, and the readout onto them, are fixed
+    by_shortcut = _by_name(mup_param_groups(lm(128), base_width=32, width=128, lr=1e-3))
+    by_model = _by_name(mup_param_groups(lm(128), lm(32), lr=1e-3))
+    assert {k: (v.kind, v.lr_mult) for k, v in by_shortcut.items()} == \
+        {k: (v.kind, v.lr_mult) for k, v in by_model.items()}
+    assert by_shortcut["0.weight"].kind == "vector" and by_shortcut["3.weight"].kind == "readout"
+    # 512 classes at width 128 (4 x width), or a vocabulary that small: cannot be told apart
+    for model, what in ((lm(128, vocab=1000, classes=512), "3.weight dim 0 (512 = 4 x width"),
+                        (lm(128, vocab=512), "also the size of an embedding table")):
+        with pytest.raises(ConfigError, match="base_model=") as e:
+            mup_param_groups(model, base_width=32, width=128, lr=1e-3)
+        assert what in str(e.value)
+    # at the base width nothing grows: nothing to tell
+    assert {x.kind for x in mup_param_groups(_gpt(32), base_width=32, width=32,
+                                             lr=1e-3).entries} == {"fixed"}
+
+
+def test_mup_optimizer_shortcut_refuses_too():
+    with pytest.raises(ConfigError, match="base_model="):
+        mup_optimizer(torch.optim.AdamW, lambda: _gpt(128), base_width=32, width=128)

@@ -89,10 +89,18 @@ def test_mup_width_keeps_the_lr_and_sp_needs_a_law():
 
 
 def test_depth_rules():
-    assert depth_rule(4, 16, "depth-mup").factor == pytest.approx(0.5)       # (4)^-1/2
-    assert depth_rule(4, 16, "completep").factor == pytest.approx(1.0)
-    assert depth_rule(4, 16, "depth-mup", optimizer="sgd").factor == pytest.approx(1.0)
-    assert depth_rule(4, 16, "completep", optimizer="sgd").factor == pytest.approx(4.0)
+    """Depth-muP / CompleteP scale the hidden blocks' LR only: the global LR is unchanged
+    and the blocks' factor is carried for depth_param_groups."""
+    def block(rule, **kw):
+        step = depth_rule(4, 16, rule, **kw)
+        assert step.factor == 1.0
+        return step.hyper["block_lr_mult"]
+
+    assert block("depth-mup") == pytest.approx(0.5)       # (4)^-1/2
+    assert block("completep") == pytest.approx(1.0)
+    assert block("depth-mup", optimizer="sgd") == pytest.approx(1.0)
+    assert block("completep", optimizer="sgd") == pytest.approx(4.0)
+    assert "depth_param_groups" in depth_rule(4, 16).text
 
 
 def test_horizon_needs_an_explicit_rule():
@@ -107,13 +115,15 @@ def test_horizon_needs_an_explicit_rule():
 def test_chain_multiplies_and_explains_every_step():
     t = transfer((3e-4, 2e-4, 4.5e-4), {"batch": 64, "width": 256, "depth": 4},
                  {"batch": 1024, "width": 4096, "depth": 16})
-    assert t.lr == pytest.approx(3e-4 * 4 * 1 * 0.5)
-    assert t.factor == pytest.approx(2.0)
+    assert t.lr == pytest.approx(3e-4 * 4 * 1 * 1)  # width and depth: per-layer groups
+    assert t.factor == pytest.approx(4.0)
+    assert t.block_lr == pytest.approx(t.lr * 0.5)  # the hidden blocks at 16/4 depth
     assert len(t.steps) == 3 and [s.axis for s in t.rules] == ["batch", "width", "depth"]
     # closed rules carry the optimum's own interval, scaled
-    assert t.low == pytest.approx(2e-4 * 2) and t.high == pytest.approx(4.5e-4 * 2)
+    assert t.low == pytest.approx(2e-4 * 4) and t.high == pytest.approx(4.5e-4 * 4)
     text = str(t)
     assert "Malladi" in text and "muP" in text and "Depth-muP" in text
+    assert "hidden blocks: lr x 0.5 = 0.0006" in text
 
 
 def test_axes_are_checked():

@@ -37,7 +37,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--b-noise", type=float, help="gradient noise scale for noise_scale/surge")
     p.add_argument("--adjust-betas", action="store_true",
                    help="also scale Adam's betas and eps with the batch (Malladi et al.)")
-    p.add_argument("--depth-rule", choices=("depth-mup", "completep"), default="depth-mup")
+    p.add_argument("--depth-rule", choices=("depth-mup", "completep"), default="depth-mup",
+                   help="depth-mup (hidden blocks' lr x (L'/L)^-1/2 under adam; default) or "
+                        "completep (x1 under adam); the global lr is unchanged, the blocks' "
+                        "lr is printed as hidden-block lr (lrsweep.transfer."
+                        "depth_param_groups applies it)")
     p.add_argument("--width-exponent", type=float,
                    help="under sp: lr ~ width^E (e.g. from `lrsweep fit`)")
     p.add_argument("--steps-exponent", type=float,
@@ -144,6 +148,8 @@ def run_transfer(args: argparse.Namespace) -> int:
                       adjust_betas=args.adjust_betas)
     print(result)
     print(f"lr = {result.lr:.6g}")
+    if result.block_lr is not None:
+        print(f"hidden-block lr = {result.block_lr:.6g}")
     return 0
 
 

@@ -7,15 +7,25 @@
 - ``estimate_noise_scale(task)``: the gradient noise scale (McCandlish et al. 2018).
 - ``mup_param_groups(model, base_model)``: optimizer param groups with muP per-layer LR
   multipliers, and the readout / attention scaling the model must apply.
+- ``depth_param_groups(model, base_depth=...)``: Depth-muP / CompleteP param groups (the
+  hidden blocks' LR scaled, embeddings / readout / final norm not) and the residual-branch
+  multiplier the model must apply.
 - ``confirm(task_at_target, predicted)``: a cheap sweep around a prediction that says
   whether the measured optimum falls inside the predicted interval.
 
-The rules and laws are pure numpy; ``mup`` and ``noise`` touch torch models.
+The rules and laws are pure numpy; ``mup``, ``depth`` and ``noise`` touch torch models.
 """
 
 from __future__ import annotations
 
 from .confirmation import Confirmation, confirm
+from .depth import (
+    DepthGroups,
+    block_lr_multiplier,
+    branch_multiplier,
+    depth_optimizer,
+    depth_param_groups,
+)
 from .laws import Law, Prediction, fit_law
 from .mup import (
     MuOptimizer,
@@ -41,6 +51,7 @@ from .rules import (
 
 __all__ = [
     "Confirmation",
+    "DepthGroups",
     "Law",
     "MuOptimizer",
     "MuReadout",
@@ -52,7 +63,11 @@ __all__ = [
     "attention_scale",
     "base_shapes",
     "batch_rule",
+    "block_lr_multiplier",
+    "branch_multiplier",
     "confirm",
+    "depth_optimizer",
+    "depth_param_groups",
     "depth_rule",
     "estimate_noise_scale",
     "fit_law",

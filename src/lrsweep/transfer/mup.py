@@ -3,8 +3,10 @@ for Adam-family and SGD optimizers: optimizer param groups with per-layer LR mul
 the readout / attention scaling the model must apply, so that the LR tuned at a small base
 width holds at any width.
 
-How a parameter is classified (as in ``microsoft/mup``): compare its shape with the same
-parameter in a model of the base width. Dimensions that differ scale with width ("infinite").
+How a parameter is classified (as in ``microsoft/mup``'s ``set_base_shapes``): compare its
+shape with the same parameter in a model of the base width. Dimensions that differ scale with
+width ("infinite"). Without a base model (``base_width=``/``width=``) only what the shapes
+of one model can tell is classified; an ambiguous dimension raises instead of guessing.
 
 ============== ===================== ================== ==================================
 kind           example               Adam / AdamW LR    SGD LR
@@ -48,6 +50,10 @@ from ..errors import bad_arg
 from .rules import optimizer_family
 
 log = logging.getLogger("lrsweep")
+
+# an embedding-table size this many times the width or less might also be a growing
+# dimension (3 x width qkv, 4 x width MLP, 8 x width in some MLPs): the shortcut refuses it
+_SMALL_MULTIPLE = 8
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,58 @@ def _resolve_base(model: nn.Module, base_model: Any, base_width: Any,
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise bad_arg(name, v, "a positive integer",
                           "Pass base_width= and width= (or give the model a .width).")
-    # heuristic: a dimension that is a whole multiple of the width scales with it
-    out = {}
+    return _shortcut_base(model, base_width, width)
+
+
+def _shortcut_base(model: nn.Module, base_width: int, width: int) -> dict[str, tuple[int, ...]]:
+    """Base shapes from ``base_width``/``width`` alone, where the shapes can tell.
+
+    A dimension equal to ``width`` grows with it; one that ``width`` does not divide is fixed;
+    the rows of an ``nn.Embedding`` (a vocabulary, positions) are fixed, and so is any other
+    dimension equal to such a table size that is more than ``_SMALL_MULTIPLE`` times the
+    width (a readout onto the vocabulary). Any other multiple of the width is ambiguous: a 3 x width
+    fused qkv or 4 x width MLP grows, a vocabulary of 50304 = 393 x 128 or 512 classes at
+    width 128 do not, and nothing in the shapes of one model says which. Those raise, asking
+    for ``base_model=``, from which the growing dimensions are read (as microsoft/mup's
+    ``set_base_shapes`` reads them from a base model)."""
+    if width == base_width:  # the base model itself: nothing grows
+        return base_shapes(model)
+    tables: set[int] = set()
+    rows: set[str] = set()
+    for mname, mod in model.named_modules():
+        if isinstance(mod, nn.Embedding):
+            tables.add(int(mod.num_embeddings))
+            rows.add(f"{mname}.weight" if mname else "weight")
+    out: dict[str, tuple[int, ...]] = {}
+    ambiguous: list[str] = []
     for n, p in model.named_parameters():
-        out[n] = tuple(d * base_width // width if d % width == 0 else d for d in p.shape)
+        base = []
+        for i, d in enumerate(p.shape):
+            k, rest = divmod(int(d), width)
+            if rest or (i == 0 and n in rows):
+                base.append(d)  # not a multiple of the width, or a lookup table's rows
+            elif k == 1:
+                base.append(base_width)
+            elif d in tables and k > _SMALL_MULTIPLE:
+                base.append(d)  # a readout onto a vocabulary: the rows of a table elsewhere
+            elif d in tables:
+                ambiguous.append(f"{n} dim {i} ({d} = {k} x width {width}, also the size "
+                                 "of an embedding table)")
+                base.append(d)
+            else:
+                ambiguous.append(f"{n} dim {i} ({d} = {k} x width {width})")
+                base.append(d)
+        out[n] = tuple(base)
+    if ambiguous:
+        shown = "; ".join(ambiguous[:4]) + (f"; and {len(ambiguous) - 4} more"
+                                            if len(ambiguous) > 4 else "")
+        raise bad_arg("base_width", base_width,
+                      "a model whose dimensions say which of them grow with the width",
+                      f"From base_width and width alone these dimensions are ambiguous: "
+                      f"{shown}. A multiple of the width may grow with it (a fused qkv, an "
+                      f"MLP) or be fixed (a vocabulary, classes): pass base_model= (the same "
+                      f"model built at the base width, or a factory for it) so the growing "
+                      f"dimensions are read from the shapes.")
     return out
 
 
@@ -179,8 +233,11 @@ def mup_param_groups(model: nn.Module, base_model: Any = None, *, base_width: in
         model: the model at its working width.
         base_model: the same model at the base width (the width the LR was tuned at), its
             ``base_shapes()``, or a zero-argument factory for it (built on the meta device).
-        base_width, width: instead of ``base_model``: every dimension that is a whole
-            multiple of ``width`` is taken to scale with it (check ``.table()``).
+        base_width, width: instead of ``base_model``, for models whose shapes tell which
+            dimensions grow: those equal to ``width`` grow, those it does not divide and the
+            rows of embedding tables do not; other multiples of the width (a 4 x width MLP,
+            a vocabulary of 393 x width) are ambiguous and raise, asking for
+            ``base_model=`` (check ``.table()`` either way).
         optimizer: ``"adam"`` (Adam, AdamW and other entrywise-normalised optimizers) or
             ``"sgd"``, or the optimizer class.
         lr: the base LR (tuned at the base width); each group gets ``lr x lr_mult``.
@@ -251,7 +308,8 @@ def mup_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: Any,
 
 
 class MuOptimizer:
-    """``callable(params, lr) -> Optimizer`` with muP multipliers (see ``mup_optimizer``)."""
+    """``callable(params, lr) -> Optimizer`` with per-parameter LR and weight-decay
+    multipliers (muP: ``mup_optimizer``; depth: ``depth_optimizer``)."""
 
     def __init__(self, optimizer: Callable[..., torch.optim.Optimizer],
                  entries: list[MupEntry], defaults: dict[str, Any]) -> None:
@@ -268,9 +326,9 @@ class MuOptimizer:
                           "mup_optimizer, in order", "Build mup_optimizer from the same model "
                           "the Task trains.")
         wd = float(self.defaults.get("weight_decay", 0.0))
-        groups: dict[float, dict[str, Any]] = {}
+        groups: dict[tuple[float, float], dict[str, Any]] = {}
         for p, e in zip(params, self.entries):
-            g = groups.setdefault(e.lr_mult, {"params": [], "lr": lr * e.lr_mult})
+            g = groups.setdefault((e.lr_mult, e.wd_mult), {"params": [], "lr": lr * e.lr_mult})
             if wd:
                 g["weight_decay"] = wd * e.wd_mult
             g["params"].append(p)

@@ -21,10 +21,12 @@ Width ``N -> N'``: under muP (Yang et al. 2022, arXiv 2203.03466) the global LR 
 and the per-layer multipliers come from ``mup_param_groups``; under standard parametrisation
 no closed rule exists: pass a fitted ``Law`` (``fit_law(..., x="width")``) or an exponent.
 
-Depth ``L -> L'`` with residual branches multiplied by ``L^-alpha``: hidden LR x
-``(L'/L)^(alpha - 1)`` for Adam, ``(L'/L)^(2 alpha - 1)`` for SGD. ``depth-mup`` is
-``alpha = 1/2`` (Yang et al. 2023, arXiv 2310.02244; Bordelon et al. 2023, arXiv 2309.16620),
-``completep`` is ``alpha = 1`` (Dey et al. 2025, arXiv 2505.01618).
+Depth ``L -> L'`` with residual branches multiplied by ``(L'/L)^-alpha``: the global LR is
+unchanged and the hidden blocks' LR is multiplied by ``(L'/L)^(alpha - 1)`` for Adam,
+``(L'/L)^(2 alpha - 1)`` for SGD, through ``depth_param_groups`` (embeddings, readout and the
+final norm keep the global LR); the step's ``hyper["block_lr_mult"]`` holds that factor.
+``depth-mup`` is ``alpha = 1/2`` (Yang et al. 2023, arXiv 2310.02244; Bordelon et al. 2023,
+arXiv 2309.16620), ``completep`` is ``alpha = 1`` (Dey et al. 2025, arXiv 2505.01618).
 
 Horizon (training steps ``S -> S'``): the rules in print disagree (``S^-1/2``, ``D^-0.3``);
 fit it from sweeps at two or three budgets (``fit_law(..., x="steps")``) or pass an exponent;
@@ -215,26 +217,33 @@ def width_rule(base: float, target: float, parametrization: str = "mup", *,
 # --------------------------------------------------------------------------- depth ----
 def depth_rule(base: float, target: float, rule: str = "depth-mup", *,
                optimizer: Any = "adam") -> Step:
-    """LR factor for a depth change when each residual branch is multiplied by
-    ``depth^-alpha``: ``(L'/L)^(alpha - 1)`` for Adam, ``(L'/L)^(2 alpha - 1)`` for SGD.
+    """A depth change when each residual branch is multiplied by ``(L'/L)^-alpha``: the
+    global LR is unchanged (factor 1); the hidden blocks' LR is multiplied by
+    ``(L'/L)^(alpha - 1)`` (Adam) or ``(L'/L)^(2 alpha - 1)`` (SGD), in
+    ``hyper["block_lr_mult"]``, which ``depth_param_groups`` applies to the blocks only.
 
-    >>> round(depth_rule(4, 16).factor, 6)
-    0.5
+    >>> step = depth_rule(4, 16)
+    >>> step.factor, round(step.hyper["block_lr_mult"], 6)
+    (1.0, 0.5)
     """
+    from .depth import block_lr_multiplier
+
     if rule not in DEPTH_RULES:
         raise bad_arg("rules['depth']", rule, f"one of {tuple(DEPTH_RULES)}, an exponent or a "
                       "Law", "Use 'depth-mup' (branch x depth^-1/2) or 'completep' "
                       "(branch x 1/depth).")
     k = _ratio("depth", base, target)
     alpha = DEPTH_RULES[rule]
-    family = optimizer_family(optimizer)
-    e = alpha - 1 if family == "adam" else 2 * alpha - 1
-    f = k**e
+    f = block_lr_multiplier(base, target, rule, optimizer)
+    e = math.log(f) / math.log(k) if k != 1 else 0.0
     who = "Depth-muP (Yang et al. 2023)" if rule == "depth-mup" else "CompleteP (Dey et al. 2025)"
-    return _closed("depth", rule, base, target, f,
-                   f"depth {base:g} -> {target:g}: {who}, residual branches x depth^-{alpha:g}: "
-                   f"lr x ({target:g}/{base:g})^{e:g} = x{f:.4g} (the model must apply the "
-                   "branch multiplier)")
+    return _closed("depth", rule, base, target, 1.0,
+                   f"depth {base:g} -> {target:g}: {who}: global lr unchanged; hidden "
+                   f"blocks' lr x ({target:g}/{base:g})^{e:.3g} = x{f:.4g} via "
+                   f"depth_param_groups(model, base_depth={base:g}, rule={rule!r}) "
+                   f"(embeddings, readout, final norm x1); the model must multiply each "
+                   f"residual branch by ({target:g}/{base:g})^-{alpha:g}",
+                   {"block_lr_mult": f})
 
 
 # -------------------------------------------------------------------------- horizon ---
@@ -287,6 +296,12 @@ class Transferred:
     hyper: dict[str, Any] = field(default_factory=dict)
     level: float = 0.9
 
+    @property
+    def block_lr(self) -> float | None:
+        """The hidden blocks' LR after a depth change (``lr x block_lr_mult``), else None."""
+        m = self.hyper.get("block_lr_mult")
+        return None if m is None else self.lr * m
+
     def __str__(self) -> str:
         lines = [f"base lr {self.base_lr:.4g}"]
         lines += [f"  {i + 1}. {s}" for i, s in enumerate(self.steps)]
@@ -294,6 +309,10 @@ class Transferred:
                     "(interval unknown: the base LR came without one)")
         lines.append(f"=> lr {self.lr:.4g}  {interval}  (x{self.factor:.4g} overall)")
         for k, v in self.hyper.items():
+            if k == "block_lr_mult":
+                lines.append(f"   hidden blocks: lr x {v:.4g} = {self.lr * v:.4g} "
+                             "(depth_param_groups)")
+                continue
             shown = tuple(round(x, 6) for x in v) if isinstance(v, tuple) else f"{v:.4g}"
             lines.append(f"   also set {k} = {shown}")
         return "\n".join(lines)
