@@ -160,3 +160,21 @@ def test_noise_scale_trains_through_the_trial_loop(monkeypatch):
                         device="cpu")
     estimate_noise_scale(task, small=8, big=32, steps=2, lr=0.05, train_steps=25)
     assert calls == [(25, 25)]
+
+
+def test_both_task_kinds_have_what_engines_use():
+    from lrsweep.engines.base import TaskKind
+    from lrsweep.objective import ObjectiveTask
+
+    wanted = {n for n in vars(TaskKind) if not n.startswith("_")} | set(
+        TaskKind.__annotations__)
+    assert wanted == {"direction", "unstackable_reason", "run_trial", "protocol"}
+    x = torch.randn(32, 4)
+    kinds = [lrsweep.Task(torch.nn.Linear(4, 2), torch.optim.SGD, (x, (x[:, 0] > 0).long()),
+                          (x, (x[:, 0] > 0).long()), batch_size=8, steps=1, device="cpu"),
+             ObjectiveTask(lambda t: t.lr, "max")]
+    for kind in kinds:
+        assert all(hasattr(kind, n) for n in wanted), type(kind).__name__
+        r = kind.run_trial(TrialSpec(0.1, 0), "sequential")
+        assert r.status is Status.OK and r.engine == "sequential"
+    assert kinds[0].unstackable_reason is None and "own loop" in kinds[1].unstackable_reason

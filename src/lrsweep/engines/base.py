@@ -16,6 +16,23 @@ ResultCallback = Callable[[TrialResult], None]
 ENGINES = ("auto", "sequential", "vectorized", "ray")
 
 
+class TaskKind(Protocol):
+    """What an engine needs from a task, whatever its kind (``Task``, an objective).
+
+    Each kind runs its own trial, so no engine needs to know which kinds exist; a kind whose
+    trials cannot be stacked says why in ``unstackable_reason`` (None for a ``Task``, whose
+    model, optimizer and data the vectorized engine stacks)."""
+
+    direction: str
+    unstackable_reason: str | None
+
+    def run_trial(self, spec: TrialSpec, engine: str) -> TrialResult:
+        """Train and score one trial; never raises for the trial's own failure."""
+
+    def protocol(self) -> dict[str, Any]:
+        """Everything that defines a trial except its LR and seed."""
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str
