@@ -150,7 +150,7 @@ def test_depth_optimizer_in_a_task_and_transfer_points_to_it():
                           base_depth=2, weight_decay=0.01)
     task = Task(lambda: Res(8, branch_multiplier(8, 2)), opt, (x, y), (x[:32], y[:32]),
                 batch_size=32, steps=4, device="cpu")
-    assert sorted(set(task.protocol()["param_group_lr_ratios"])) == [0.5, 1.0]
+    assert sorted({g["lr_scale"] for g in task.protocol()["param_groups"]}) == [0.5, 1.0]
     assert all(t.ok for t in sweep(task, [1e-3, 1e-2], engine="sequential").trials)
     t = transfer(1e-3, {"depth": 2}, {"depth": 8})
     assert t.lr == pytest.approx(1e-3) and t.block_lr == pytest.approx(5e-4)
