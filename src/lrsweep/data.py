@@ -191,14 +191,20 @@ class IterableData:
                 self._stop_workers()
 
     def _stop_workers(self) -> None:
-        """Shut down a persistent DataLoader's workers, so that its next iterator starts
-        new ones, seeded from the (seeded) generator like a non-persistent loader's."""
-        it = getattr(self.source, "_iterator", None)
-        if it is not None:
-            shutdown = getattr(it, "_shutdown_workers", None)
-            if shutdown is not None:
-                shutdown()
-            self.source._iterator = None  # type: ignore[attr-defined]
+        stop_persistent_workers(self.source)
+
+
+def stop_persistent_workers(loader: Any) -> None:
+    """Shut down a DataLoader's persistent workers, so that its next iterator starts new ones,
+    seeded from its (seeded) generator like a non-persistent loader's. Any code that
+    iterates a user's DataLoader once per trial calls this first, or the workers' random
+    state runs on from the previous trial."""
+    it = getattr(loader, "_iterator", None)
+    if it is not None:
+        shutdown = getattr(it, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+        loader._iterator = None
 
 
 def _persistent_workers(source: Any) -> bool:
