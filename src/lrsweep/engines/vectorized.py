@@ -386,6 +386,8 @@ class VectorizedEngine:
         return entry[1]
 
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
+        if not specs:
+            return
         plan = self._plan(task)
         by_seed: dict[int, list[float]] = {}
         for s in specs:
