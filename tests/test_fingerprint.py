@@ -529,3 +529,35 @@ def test_hashing_all_the_data_is_cached_per_tensor(monkeypatch):
     assert len(passes) == n  # later protocols reuse the digests
     x[-1, -1] += 1  # in place: the version counter moves, that tensor is hashed again
     assert fp.protocol_of(task) != first and passes[n:] == [800_000]
+
+
+def test_datasets_without_index_access_are_described_by_their_first_batch():
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __init__(self, shift: float) -> None:
+            self.shift = shift
+
+        def __iter__(self):
+            for i in range(96):
+                yield X[i] + self.shift, Y[i]
+
+        def __len__(self) -> int:  # (a Task needs the length of its training data)
+            return 96
+
+    class Keyed(Dataset):  # items by string key, picked by its own sampler
+        def __init__(self) -> None:
+            self.rows = {f"k{i}": (X[i], Y[i]) for i in range(N)}
+
+        def __len__(self) -> int:
+            return N
+
+        def __getitem__(self, key):
+            return self.rows[key]
+
+    a = fp.protocol_of(make_task(train_data=DataLoader(Stream(0.0), batch_size=32), steps=2))
+    b = fp.protocol_of(make_task(train_data=DataLoader(Stream(1e-3), batch_size=32), steps=2))
+    assert "first_batch" in a["train_data"] and fp.fingerprint(a) != fp.fingerprint(b)
+    keyed = DataLoader(Keyed(), batch_size=32, sampler=[f"k{i}" for i in range(N)])
+    p = fp.protocol_of(make_task(train_data=keyed))
+    assert p["train_data"]["samples_error"] == "KeyError" and "first_batch" in p["train_data"]

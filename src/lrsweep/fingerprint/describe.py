@@ -275,6 +275,8 @@ def _plain(x: Any) -> bool:
         return True
     if isinstance(x, (tuple, list)):
         return len(x) <= _MAX_ITEMS and all(_plain(i) for i in x)
+    if isinstance(x, Mapping):
+        return len(x) <= _MAX_ITEMS and all(_plain(i) for i in x.values())
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, (torch.Tensor, torch.dtype, torch.device))
 

@@ -44,10 +44,14 @@ def dataset_description(ds: Any) -> dict[str, Any]:
         return out
     h = hashlib.sha256()
     idx = spread(n)
-    with isolated_rng():
-        for i in idx:
-            seed_everything(i)
-            h.update(canonical_json(describe(ds[i])).encode())
+    try:
+        with isolated_rng():
+            for i in idx:
+                seed_everything(i)
+                h.update(canonical_json(describe(ds[i])).encode())
+    except Exception as e:  # keys that are not 0..n-1 (a sampler picks them): no samples
+        out["samples_error"] = type(e).__name__
+        return out
     out["samples"] = len(idx)
     out["samples_sha"] = h.hexdigest()[:HEX]
     return out
@@ -56,9 +60,12 @@ def dataset_description(ds: Any) -> dict[str, Any]:
 _loader_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
-def loader_description(loader: Any) -> dict[str, Any]:
+def loader_description(loader: Any,
+                       first_batch: Callable[[], Any] | None = None) -> dict[str, Any]:
     """A ``DataLoader``: its length, batch size, ``drop_last``, sampler kinds, collate and
-    worker-init functions, and its dataset (``dataset_description``). Cached per loader."""
+    worker-init functions, and its dataset (``dataset_description``); where the dataset
+    cannot be sampled by index (an ``IterableDataset``), ``first_batch()`` instead. Cached
+    per loader."""
     hit = _loader_cache.get(id(loader))
     if hit is not None and hit[0]() is loader:
         return json.loads(json.dumps(hit[1]))
@@ -77,6 +84,8 @@ def loader_description(loader: Any) -> dict[str, Any]:
         "worker_init_fn": describe(getattr(loader, "worker_init_fn", None)),
         **dataset_description(loader.dataset),
     }
+    if "samples" not in desc and first_batch is not None:
+        desc["first_batch"] = describe(first_batch())
     try:
         ref = weakref.ref(loader, functools.partial(forget, _loader_cache, id(loader)))
         _loader_cache[id(loader)] = (ref, desc)
@@ -90,7 +99,7 @@ def source_description(source: Any, first_batch: Callable[[], Any]) -> dict[str,
     or another re-iterable (its length, fields and first batch)."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(source, torch.utils.data.DataLoader):
-        return loader_description(source)
+        return loader_description(source, first_batch)
     if isinstance(source, (list, tuple)):
         return {"kind": "batches", "batches": len(source), "data": describe(source)}
     try:
