@@ -5,7 +5,8 @@
 2. Rerunning that sweep on the store (everything reused) against running it: the resume's
    cost as a fraction of the sweep.
 3. Raw operations on a file: ``record()`` of one trial with a loss curve of ``--curve``
-   steps (one committed transaction each), ``mark_running`` of a batch, ``load`` of a study
+   steps (one committed transaction each), ``mark_running`` and a lease claim of a batch,
+   a heartbeat renewing those leases, ``load`` of a study
    of ``--trials`` trials, ``studies()`` (no curves read).
 
     python benchmarks/store_overhead.py [--steps 60] [--lrs 10] [--repeats 3]
@@ -25,6 +26,7 @@ import torch
 
 import lrsweep
 from lrsweep.examples import get_task
+from lrsweep.lease import HEARTBEAT_INTERVAL, Lease
 from lrsweep.store import Store
 from lrsweep.trial import TrialResult, TrialSpec
 
@@ -72,6 +74,11 @@ def main() -> None:
         t_mark, _ = timed(lambda: study.mark_running([TrialSpec(r.lr, 0) for r in results],
                                                      "sequential"))
         t_rec, _ = timed(lambda: [study.record(r) for r in results])
+        # what a sweep does instead of mark_running: claim leases, then renew them
+        lease = Lease(st.open_study(task, "leased"))
+        t_claim, _ = timed(lambda: lease.claim([TrialSpec(r.lr, 0) for r in results],
+                                               "sequential"))
+        t_beat = best(args.repeats, lease.beat)
         t_load, res = timed(study.load)
         assert len(res.trials) == args.trials
         t_studies = best(args.repeats, st.studies)
@@ -89,6 +96,11 @@ def main() -> None:
          f"{t_rec / args.trials * 1000:.2f} ms per record, curve {args.curve} steps"),
         ("mark_running, per trial", "",
          f"{t_mark / args.trials * 1e6:.1f} us ({args.trials} in one transaction)"),
+        ("lease claim, per trial", "",
+         f"{t_claim / args.trials * 1e6:.1f} us ({args.trials} in one transaction)"),
+        ("heartbeat / interval", f"{t_beat / HEARTBEAT_INTERVAL:.5f}",
+         f"{t_beat * 1000:.2f} ms to renew {args.trials} leases, every "
+         f"{HEARTBEAT_INTERVAL:g} s"),
         ("load study", "", f"{t_load * 1000:.0f} ms for {args.trials} trials "
                            f"x {args.curve}-step curves ({size / 2**20:.1f} MiB on disk)"),
         ("studies() summary", f"{t_studies / t_load:.3f}",
