@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -162,7 +161,7 @@ class Lease:
         while not self._stop.wait(self.interval):
             try:
                 self.beat()
-            except (sqlite3.Error, Exception) as e:  # keep beating: a busy file is transient
+            except Exception as e:  # keep beating: a busy or locked file is transient
                 log.debug("heartbeat of %s failed: %s", self.owner, e)
 
 
