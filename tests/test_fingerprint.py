@@ -561,3 +561,28 @@ def test_datasets_without_index_access_are_described_by_their_first_batch():
     keyed = DataLoader(Keyed(), batch_size=32, sampler=[f"k{i}" for i in range(N)])
     p = fp.protocol_of(make_task(train_data=keyed))
     assert p["train_data"]["samples_error"] == "KeyError" and "first_batch" in p["train_data"]
+
+
+DEPTH = 3
+
+
+def even(n):  # mutually recursive globals: the description must end (cycle guard)
+    return n == 0 or odd(n - 1)
+
+
+def odd(n):
+    return n != 0 and even(n - 1) and DEPTH > 0
+
+
+def test_recursive_globals_end_and_are_still_seen():
+    def forward(model, batch):
+        x, y = batch
+        out = model(x) * (1.0 if even(4) else 2.0)
+        return nn.functional.cross_entropy(out, y), out
+
+    a = fp.protocol_of(make_task(forward=forward))
+    assert "<recursive" in fp.canonical_json(a["forward"])
+    b = fp.protocol_of(_with_global("DEPTH", 4, lambda: make_task(forward=forward)))
+    globals().update(_CHANGED_GLOBALS)
+    _CHANGED_GLOBALS.clear()
+    assert "forward.globals.even.globals.odd.globals.DEPTH" in fp.protocol_diff(a, b)
