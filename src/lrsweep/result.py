@@ -209,6 +209,15 @@ class SweepResult:
 
         return plot_sweep(self, path, **options)
 
+    def report(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
+        """Write one self-contained HTML report (the optimum and what to do next, figures,
+        trials, protocol) to ``path``; it loads nothing from the network. An existing file is
+        replaced only with ``overwrite=True`` or when it is an earlier report. Options: see
+        ``lrsweep.report.build_report`` (``law=``, ``title=``, ...)."""
+        from .report import build_report, write_report
+
+        return write_report(path, build_report(self, **options), overwrite=overwrite)
+
     def __repr__(self) -> str:
         best = self.best()
         b = "none" if best is None else f"lr={best.lr:.3g} {self.metric_name}={best.metric:.4g}"

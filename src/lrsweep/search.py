@@ -110,6 +110,14 @@ class SearchResult:
 
         return plot_search(self, path, **options)
 
+    def report(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
+        """Write the HTML report of the search (its rounds included); see
+        ``SweepResult.report``."""
+        from .report import build_report, write_report
+
+        return write_report(path, build_report(self.result, search=self, **options),
+                            overwrite=overwrite)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "stopped": self.stopped,

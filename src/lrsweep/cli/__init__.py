@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from ..errors import LRSweepError, closest
 
-COMMAND_MODULES = ("run", "search", "study", "transfer")
+COMMAND_MODULES = ("run", "search", "study", "transfer", "report")
 
 
 class Parser(argparse.ArgumentParser):

@@ -18,15 +18,17 @@ from .common import (
     task_from_args,
     write_outputs,
 )
+from .report import write_run_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="sweep a log grid of LRs on a task",
         description="Train one trial per (LR, seed) from the same initial weights and data "
-                    "order, print the table and the best LR, and write sweep.json, sweep.csv "
-                    "and sweep.png. Finished trials are kept in a SQLite store, so a rerun "
-                    "resumes.")
+                    "order, print the table and the best LR, and write sweep.json, sweep.csv, "
+                    "sweep.png and report.html (one self-contained page) into OUT/STUDY/, "
+                    "and OUT/report.html (the latest run's report). Finished trials are kept "
+                    "in a SQLite store, so a rerun resumes.")
     add_task_args(p)
     p.add_argument("--num", type=int, default=None, help="number of LRs in the grid (default 10)")
     add_output_args(p)
@@ -59,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
               f"{len(best.seeds)} seed{'s' if len(best.seeds) > 1 else ''})")
         _print_optimum(result)
     for path in write_outputs(result, study_dir(folder, result.study), "sweep"):
+        print(f"wrote {path}")
+    for path in write_run_report(result, folder, store=resolve_store(args)):
         print(f"wrote {path}")
     if result.reused >= total:
         print(f"{result.reused} of {total} trials reused, nothing trained "

@@ -18,6 +18,7 @@ from .common import (
     sweep_kwargs,
     task_from_args,
 )
+from .report import write_run_report
 
 # defaults applied after --config is read (a flag left at None can come from the file)
 DEFAULTS = {"tolerance": 2**0.5, "max_rounds": 6, "refine_points": 4, "band_tol": 0.01}
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "on one), reusing every earlier trial, until the interval's high/low is "
                     "within --tolerance. Prints each round and the optimum with its interval "
                     "and near-optimal band; writes sweep.json, sweep.csv, sweep.png (all "
-                    "trials) and search.json (the rounds) into OUT/STUDY/.")
+                    "trials), search.json (the rounds) and report.html (self-contained) into "
+                    "OUT/STUDY/, and OUT/report.html (the latest run's report).")
     add_task_args(p)
     g = p.add_argument_group("search")
     g.add_argument("--tolerance", type=float, default=None,
@@ -112,6 +114,8 @@ def run_search(args: argparse.Namespace) -> int:
     path = folder / "search.json"
     path.write_text(json.dumps(found.to_dict(), indent=1, default=str))
     written.append(path)
+    written += write_run_report(found.result, out_dir(args), search=found,
+                                store=resolve_store(args))
     for p in written:
         print(f"wrote {p}")
     print(f"engine {found.result.engine}, {time.perf_counter() - t0:.1f} s")

@@ -1,0 +1,271 @@
+"""The HTML report: what it says (the answer, the next steps), that it is self-contained and
+escaped, and the ways to write it (API, ``lrsweep report``, ``lrsweep run``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrsweep
+from lrsweep.cli import main
+from lrsweep.plot.fmt import fmt_lr
+from lrsweep.report import build_report, is_report
+from lrsweep.report.facts import answer
+from lrsweep.store import Store
+from lrsweep.trial import Status, TrialResult
+
+pytest.importorskip("matplotlib")
+
+# a reference the browser would fetch: src/href/xlink:href to a URL, CSS @import or url()
+NETWORK = re.compile(r"""(?:\b(?:src|href|xlink:href|srcset|action|poster|data)\s*=\s*["']?\s*"""
+                     r"""(?:https?:)?//)|@import|url\(\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def curve(lr: float, n: int = 40) -> tuple[float, ...]:
+    return tuple(2.3 * math.exp(-s * min(lr, 0.05) * 2) + 0.05 for s in range(n))
+
+
+def sweep_result(seeds=(0,), lrs=None, study="toy-sweep", protocol=None):
+    """Accuracy peaking at lr 3e-3, seed noise that moves the curve sideways, the top LR
+    diverged."""
+    lrs = list(np.logspace(-5, -1, 9)) if lrs is None else lrs
+    trials = []
+    for seed in seeds:
+        shift = 0.08 * (seed - 1)
+        for lr in lrs:
+            acc = 0.92 - 0.04 * (math.log10(lr) + 2.5 + shift) ** 2
+            trials.append(TrialResult(lr, seed, Status.OK, acc, curve(lr), 40))
+        trials.append(TrialResult(1.0, seed, Status.DIVERGED, None, (2.3, 30.0), 2))
+    return lrsweep.SweepResult(trials, "max", "accuracy", study=study,
+                               protocol=protocol or {"model": "MLP", "steps": 40})
+
+
+def test_the_answer_comes_first_with_its_interval(tmp_path):
+    result = sweep_result()
+    opt = result.optimum()
+    html = build_report(result)
+    answer_at = html.index('id="answer"')
+    assert answer_at < html.index('id="metric"') < html.index('id="loss"') \
+        < html.index('id="trials"') < html.index('id="protocol"')
+    head = html[answer_at:html.index('id="metric"')]
+    assert f"lr = {fmt_lr(opt.lr)}" in head
+    assert fmt_lr(opt.low) in head and fmt_lr(opt.high) in head
+    assert "One seed" in head and "--seeds 3" in head  # what it covers, what to do
+    assert "one sweep, not refined" in head
+
+
+def test_the_report_loads_nothing_and_runs_nothing():
+    html = build_report(sweep_result(seeds=(0, 1, 2)))
+    assert not NETWORK.search(html)
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert "<iframe" not in html.lower()
+    assert html.count("<svg") >= 2  # the figures are inline
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # two figures never share an id
+    refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', html))
+    assert refs <= set(ids)  # every reference resolves inside the page
+
+
+def test_the_network_check_catches_what_it_must():
+    for bad in ('<img src="https://x.org/a.png">', "<link href='//cdn.x/a.css'>",
+                "<style>@import 'a.css';</style>", "background: url(http://x/y.png)",
+                '<use xlink:href="http://x/s.svg#a"/>'):
+        assert NETWORK.search(bad), bad
+    assert not NETWORK.search('<svg xmlns="http://www.w3.org/2000/svg"><a href="#answer">')
+
+
+def test_user_strings_are_escaped():
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    result = sweep_result(study=evil, protocol={"model": evil, evil: {"nested": evil}})
+    trials = list(result.trials) + [TrialResult(3e-3, 5, Status.FAILED, None, (), 0,
+                                                error=f"RuntimeError: {evil}")]
+    result = lrsweep.SweepResult(trials, "max", "accuracy", study=evil, protocol=result.protocol)
+    html = build_report(result)
+    assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+def test_protocol_fields_are_all_shown():
+    proto = {"model": "MLP", "optimizer": "AdamW",
+             "optimizer_defaults": {"betas": [0.9, 0.999], "weight_decay": 0.01},
+             "train_data": {"batch_size": 32, "n": 1438, "sample_shapes": [[64, 64], [64]]},
+             "architecture": "MLP(\n  (0): Linear(64, 128)\n)", "steps": 90}
+    html = build_report(sweep_result(protocol=proto))
+    section = html[html.index('id="protocol"'):]
+    for text in ("optimizer_defaults", "weight_decay", "0.01", "batch_size", "1438",
+                 "[[64, 64], [64]]", "Linear(64, 128)", "AdamW"):
+        assert text in section, text
+    from lrsweep.store import fingerprint
+
+    assert fingerprint(proto) in section
+
+
+# --------------------------------------------------------------------------- the facts ----
+def test_next_steps_follow_the_evidence():
+    one = sweep_result()
+    a = answer(one.optimum(), metric_name="accuracy")
+    assert any(s.cli == "--seeds 3" for s in a.next) and a.status == "single-sweep"
+    # several seeds, converged search: use it
+    many = sweep_result(seeds=(0, 1, 2))
+    a = answer(many.optimum(), metric_name="accuracy",
+               search={"stopped": "converged", "n_rounds": 4})
+    assert a.status == "converged" and a.next[0].text.startswith("Use lr")
+    assert "Over 3 seeds" in a.meaning
+    # stopped by its budget: run longer
+    a = answer(many.optimum(), search={"stopped": "max_rounds", "n_rounds": 6})
+    assert a.status == "not-converged" and any("--max-rounds 9" == s.cli for s in a.next)
+
+
+def test_best_at_the_edge_says_widen_the_range():
+    lrs = list(np.logspace(-5, -3, 7))  # still rising at the top of the range
+    trials = [TrialResult(lr, s, Status.OK, 0.5 + 0.1 * (math.log10(lr) + 5) + 0.001 * s,
+                          curve(lr), 40) for lr in lrs for s in (0, 1)]
+    result = lrsweep.SweepResult(trials, "max", "accuracy")
+    opt = result.optimum()
+    assert opt.at_high_edge
+    a = answer(opt, lr_range=(lrs[0], lrs[-1]))
+    assert any(s.cli == f"--lr-max {fmt_lr(lrs[-1] * 100)}" for s in a.next)
+    assert a.warnings and "highest" in a.warnings[0]
+    html = build_report(result)
+    assert "optimum may lie above the range" in html or "highest one tried" in html
+
+
+def test_open_ends_and_new_fields_of_the_estimate_show():
+    base = sweep_result().optimum()
+
+    @dataclasses.dataclass(frozen=True)
+    class Newer(type(base)):  # an Optimum with a field the report has never heard of
+        calibration: str = "checked on 200 noisy curves"
+
+    opt = Newer(**{**dataclasses.asdict(base), "low": None, "at_low_edge": True,
+                   "fit": base.fit, "band": base.band})
+    a = answer(opt, lr_range=(1e-5, 0.1))
+    assert a.interval.startswith("open (below the range)")
+    assert ("calibration", "checked on 200 noisy curves") in a.extra
+    assert "open at the low end" in a.meaning
+    html = build_report(sweep_result(), optimum=opt)
+    assert "checked on 200 noisy curves" in html
+
+
+def test_nothing_finished_says_so():
+    trials = [TrialResult(lr, 0, Status.DIVERGED, None, (2.0, 50.0), 2)
+              for lr in (0.1, 1.0, 10.0)]
+    result = lrsweep.SweepResult(trials, "max", "accuracy", study="all-diverged")
+    html = build_report(result)
+    assert "no optimum" in html and "Every LR diverged" in html
+    assert "--lr-max 1e-2" in html
+
+
+# ----------------------------------------------------------------- search and the API ----
+def toy_objective(center: float = -2.5):
+    def objective(trial):
+        for step in range(25):
+            trial.report(step, 2.0 * math.exp(-step * min(trial.lr, 0.1)) + 0.05)
+        r = np.random.default_rng(trial.seed * 7919 + int(1e6 * trial.lr) % 7919)
+        return 0.9 - 0.05 * (math.log10(trial.lr) - center) ** 2 + 0.002 * r.standard_normal()
+
+    return objective
+
+
+def test_search_report_shows_its_rounds(tmp_path):
+    found = lrsweep.search(toy_objective(), (1e-6, 1.0), direction="max", seeds=(0, 1),
+                           engine="sequential", max_rounds=3)
+    path = found.report(tmp_path / "search.html")
+    html = path.read_text()
+    section = html[html.index('id="rounds"'):html.index('id="trials"')]
+    assert section.split("<tbody>")[1].count("<tr>") == len(found.rounds)  # a row per round
+    assert "coarse grid" in section and "<svg" in section
+    assert fmt_lr(found.optimum().lr) in html
+    assert is_report(path)
+
+
+def test_api_report_never_replaces_a_foreign_file(tmp_path):
+    result = sweep_result()
+    other = tmp_path / "notes.html"
+    other.write_text("my own notes")
+    with pytest.raises(lrsweep.LRSweepError, match="exists"):
+        result.report(other)
+    assert other.read_text() == "my own notes"
+    result.report(other, overwrite=True)
+    assert is_report(other)
+    result.report(other)  # an earlier report is derived data: replaced without asking
+    db = tmp_path / "s.db"
+    Store(db).close()
+    with pytest.raises(lrsweep.LRSweepError, match="SQLite"):
+        result.report(db, overwrite=True)
+
+
+# ------------------------------------------------------------------------------ CLI ----
+class ScaledTask:
+    """The minimum a store needs of a task: a name and a protocol."""
+
+    def __init__(self, width: int) -> None:
+        self.name = f"toy-width{width}"
+        self.direction, self.metric_name = "max", "accuracy"
+        self._width = width
+
+    def protocol(self):
+        return {"model": "Toy", "width": self._width, "metric": "accuracy",
+                "direction": "max"}
+
+
+@pytest.fixture(scope="module")
+def law_store(tmp_path_factory) -> Path:
+    """Three studies of one task at widths 64, 128, 256, the optimum ~ 1/width."""
+    db = tmp_path_factory.mktemp("law") / "lrsweep.db"
+    store = Store(db)
+    for width in (64, 128, 256):
+        study = store.open_study(ScaledTask(width))
+        center = math.log10(0.2 / width)
+        for seed in (0, 1):
+            for lr in np.logspace(-5, -1, 13):
+                acc = 0.9 - 0.05 * (math.log10(lr) - center - 0.03 * (seed - 0.5)) ** 2
+                study.record(TrialResult(lr, seed, Status.OK, acc, curve(lr), 40))
+    store.close()
+    return db
+
+
+def test_cli_report_of_a_store_with_a_law(law_store, tmp_path, capsys):
+    names = Store(law_store, create=False).study_names()
+    out = tmp_path / "w128.html"
+    rc = main(["report", str(law_store), "--study", names[1], "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    html = out.read_text()
+    law = html[html.index('id="law"'):]
+    assert "exponent of width" in law and "<svg" in law
+    m = re.search(r"exponent of width: (-?[0-9.]+)", law)
+    assert m and float(m.group(1)) == pytest.approx(-1.0, abs=0.1)
+    assert Store(law_store, create=False).get_study(names[1]).fingerprint in html
+
+
+def test_cli_report_refuses_a_foreign_file_and_names_the_flag(law_store, tmp_path, capsys):
+    names = Store(law_store, create=False).study_names()
+    out = tmp_path / "keep.html"
+    out.write_text("not a report")
+    rc = main(["report", str(law_store), "--study", names[0], "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--force" in err and "Traceback" not in err
+    assert out.read_text() == "not a report"
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "SOURCE" in capsys.readouterr().err
+
+
+def test_lrsweep_run_writes_a_report_next_to_the_png(tmp_path, capsys):
+    rc = main(["run", "--task", "teacher-mlp", "--lr-min", "1e-3", "--lr-max", "1e-1",
+               "--steps", "4", "--num", "4", "--quiet", "--engine", "sequential",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    assert f"wrote {tmp_path / 'report.html'}" in capsys.readouterr().out
+    html = (tmp_path / "report.html").read_text()
+    assert (tmp_path / "sweep.png").exists() and not NETWORK.search(html)
+    study = json.loads((tmp_path / "sweep.json").read_text())["study"]
+    assert study in html
+    # `lrsweep report DIR` rebuilds it in place (an earlier report is replaced)
+    assert main(["report", str(tmp_path)]) == 0
+    assert is_report(tmp_path / "report.html")
