@@ -261,11 +261,29 @@ def test_lrsweep_run_writes_a_report_next_to_the_png(tmp_path, capsys):
                "--steps", "4", "--num", "4", "--quiet", "--engine", "sequential",
                "--out", str(tmp_path)])
     assert rc == 0
-    assert f"wrote {tmp_path / 'report.html'}" in capsys.readouterr().out
-    html = (tmp_path / "report.html").read_text()
-    assert (tmp_path / "sweep.png").exists() and not NETWORK.search(html)
-    study = json.loads((tmp_path / "sweep.json").read_text())["study"]
-    assert study in html
-    # `lrsweep report DIR` rebuilds it in place (an earlier report is replaced)
+    out = capsys.readouterr().out
+    [png] = tmp_path.glob("*/sweep.png")  # OUT/STUDY/: each study's files apart
+    for path in (png.parent / "report.html", tmp_path / "report.html"):  # and the latest
+        assert f"wrote {path}" in out
+        html = path.read_text()
+        assert not NETWORK.search(html)
+        assert json.loads((png.parent / "sweep.json").read_text())["study"] in html
+    # `lrsweep report OUT` rebuilds the study's report in place (an earlier report is
+    # replaced without --force)
+    before = (png.parent / "report.html").stat().st_mtime_ns
     assert main(["report", str(tmp_path)]) == 0
-    assert is_report(tmp_path / "report.html")
+    assert f"wrote {png.parent / 'report.html'}" in capsys.readouterr().out
+    assert (png.parent / "report.html").stat().st_mtime_ns >= before
+    assert is_report(png.parent / "report.html")
+
+
+def test_report_of_a_search_folder_shows_the_rounds(tmp_path, capsys):
+    rc = main(["search", "--task", "teacher-mlp", "--lr-min", "1e-3", "--lr-max", "1",
+               "--steps", "3", "--points", "3", "--max-rounds", "2", "--refine-points", "2",
+               "--quiet", "--engine", "sequential", "--out", str(tmp_path)])
+    assert rc == 0, capsys.readouterr().err
+    [folder] = [p.parent for p in tmp_path.glob("*/search.json")]
+    assert 'id="rounds"' in (folder / "report.html").read_text()
+    (folder / "report.html").unlink()
+    assert main(["report", str(tmp_path)]) == 0  # rebuilt from the store and search.json
+    assert 'id="rounds"' in (folder / "report.html").read_text()

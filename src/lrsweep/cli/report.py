@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the study to report (optional when the store holds one, or when "
                         "SOURCE is a run's folder: its last run's study)")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="the HTML file (default: SOURCE/report.html for a folder, "
-                        "STUDY.html otherwise)")
+                   help="the HTML file (default: report.html next to the study's plot for a "
+                        "run's folder, STUDY.html otherwise)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing file that is not an earlier report")
     p.set_defaults(func=cmd_report)
@@ -36,14 +36,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import build_report, write_report
     from ..report.source import load_source
+    from .common import safe_name
 
     src = load_source(args.source, args.study)
     if args.output:
         out = Path(args.output)
+    elif src.folder is not None:  # next to the study's plot
+        out = src.folder / "report.html"
     elif Path(args.source).is_dir():
         out = Path(args.source) / "report.html"
     else:
-        out = Path(_safe(src.result.study) + ".html")
+        out = Path(safe_name(src.result.study) + ".html")
     try:
         text = build_report(src.result, search=src.search, law=src.law,
                             fingerprint=src.fingerprint, source=src.origin)
@@ -90,7 +93,3 @@ def write_run_report(result: Any, out: Path, *, search: Any = None,
         except LRSweepError as e:
             log.warning("report not written: %s", e)
     return written
-
-
-def _safe(name: str | None) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "study"))

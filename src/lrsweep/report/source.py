@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ class Source:
     search: dict[str, Any] | None = None      # search.json of the same study
     fingerprint: str | None = None
     law: Any = None
-    options: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None                # the study's folder of a run's --out
 
 
 def _scale_key(name: str, axis: str) -> tuple[str, float] | None:
@@ -69,48 +69,71 @@ def find_law(store: Any, study: str) -> Any:
     return None
 
 
-def _search_of(folder: Path, result: Any) -> dict[str, Any] | None:
+def _search_of(folder: Path | None, result: Any) -> dict[str, Any] | None:
     """The folder's search.json when it is this result's search (its rounds tried exactly
     this result's LRs)."""
-    path = folder / "search.json"
-    if not path.is_file():
+    if folder is None or not (folder / "search.json").is_file():
         return None
     try:
-        d = json.loads(path.read_text())
+        d = json.loads((folder / "search.json").read_text())
         lrs = {float(lr) for r in d.get("rounds", []) for lr in r.get("lrs", [])}
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     return d if lrs and lrs == set(result.lrs) else None
 
 
-def _study_of_folder(folder: Path) -> str | None:
-    """The study the folder's last run wrote (its sweep.json names it)."""
+def _json_study(path: Path) -> str | None:
     try:
-        return json.loads((folder / "sweep.json").read_text()).get("study")
+        return json.loads(path.read_text()).get("study")
     except (OSError, ValueError, AttributeError):
         return None
 
 
+def study_folder(out: Path, study: str | None) -> Path | None:
+    """Where ``lrsweep run --out OUT`` keeps a study's files (OUT/STUDY/), if it exists."""
+    from ..cli.common import safe_name
+
+    for cand in (out / safe_name(study), out / (safe_name(study) + "-files")):
+        if (cand / "sweep.json").is_file():
+            return cand
+    return None
+
+
+def _latest_study(out: Path, names: list[str]) -> str | None:
+    """The study of ``names`` whose files in ``out`` were written last (the latest run)."""
+    stamped = []
+    for n in names:
+        folder = study_folder(out, n)
+        if folder is not None:
+            stamped.append(((folder / "sweep.json").stat().st_mtime, n))
+    if not stamped and _json_study(out / "sweep.json") in names:  # the older, flat layout
+        return _json_study(out / "sweep.json")
+    return max(stamped)[1] if stamped else None
+
+
 def load_source(source: str | Path, study: str | None = None, *,
                 name: str = "SOURCE") -> Source:
-    """Read ``source``: a run's ``--out`` folder (its store, or its sweep.json), a store
-    file, or a sweep.json file."""
+    """Read ``source``: a run's ``--out`` folder (its store), a study's folder in it
+    (OUT/STUDY/), a store file, or a sweep.json file."""
     from ..result import SweepResult
     from ..store import Store
 
     p = Path(source)
-    folder = p if p.is_dir() else p.parent
+    out: Path | None = None
     if p.is_dir():
-        db, js = p / "lrsweep.db", p / "sweep.json"
-        if db.is_file():
-            p = db
-        elif js.is_file():
-            p = js
+        if (p / "lrsweep.db").is_file():
+            out, p = p, p / "lrsweep.db"
+        elif (p / "sweep.json").is_file() and (p.parent / "lrsweep.db").is_file():
+            # a study's folder: read its study from the store above it
+            study = study or _json_study(p / "sweep.json")
+            out, p = p.parent, p.parent / "lrsweep.db"
+        elif (p / "sweep.json").is_file():
+            p = p / "sweep.json"
         else:
-            raise bad_arg(name, str(source), "a run's --out folder (with lrsweep.db or "
-                          "sweep.json), a store file or a sweep.json",
+            raise bad_arg(name, str(source), "a run's --out folder (with lrsweep.db), a "
+                          "study's folder (with sweep.json), a store file or a sweep.json",
                           "Check the path; `lrsweep run --out DIR` writes DIR/lrsweep.db.")
-    if not p.is_file():
+    elif not p.is_file():
         raise bad_arg(name, str(source), "an existing folder, store or sweep.json",
                       "Check the path.")
     if p.suffix == ".json":
@@ -122,13 +145,15 @@ def load_source(source: str | Path, study: str | None = None, *,
         if study is not None and result.study != study:
             raise bad_arg("--study", study, f"the study of {p} ({result.study!r})",
                           "Drop --study, or point at the store that holds it.")
-        return Source(result, str(p), _search_of(folder, result))
+        return Source(result, str(p), _search_of(p.parent, result), folder=p.parent)
+    out = out or p.parent
     with Store(p, create=False) as store:
         names = store.study_names()
         if study is None and len(names) > 1:
-            last = _study_of_folder(folder)
-            study = last if last in names else None
+            study = _latest_study(out, names)
         result = store.load(study)
         fp = store.get_study(result.study).fingerprint
         law = find_law(store, result.study)
-    return Source(result, str(p), _search_of(folder, result), fp, law)
+    folder = study_folder(out, result.study)
+    search = _search_of(folder, result) or _search_of(out, result)
+    return Source(result, str(p), search, fp, law, folder=folder)
