@@ -287,3 +287,24 @@ def test_report_of_a_search_folder_shows_the_rounds(tmp_path, capsys):
     (folder / "report.html").unlink()
     assert main(["report", str(tmp_path)]) == 0  # rebuilt from the store and search.json
     assert 'id="rounds"' in (folder / "report.html").read_text()
+
+
+def test_one_seed_interval_claims_no_confidence_level():
+    html = build_report(sweep_result())
+    head = html[html.index('id="answer"'):html.index('id="metric"')]
+    assert "interval, one seed" in head and "no confidence level" in head
+    assert "90% interval" not in head
+    three = build_report(sweep_result(seeds=(0, 1, 2)))
+    assert "90% interval" in three[three.index('id="answer"'):three.index('id="metric"')]
+
+
+def test_a_noise_limited_search_asks_for_more_seeds_with_the_width_they_buy():
+    opt = sweep_result(seeds=(0, 1, 2)).optimum()
+    assert opt.basis == "seeds"
+    limited = dataclasses.replace(opt, converged=False, stopped="noise-limited: ...")
+    a = answer(limited, search={"stopped": limited.stopped, "n_rounds": 3})
+    [step] = [s for s in a.next if s.cli == "--seeds 6"]
+    width = opt.with_seeds(6)
+    assert math.isfinite(width) and width < opt.ratio
+    assert f"a factor of {width:.2f}" in step.text
+    assert a.status == "not-converged" and "noise-limited" in a.status_detail

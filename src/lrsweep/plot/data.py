@@ -232,11 +232,12 @@ def _headline(opt: Optimum | None, study: str | None) -> str:
     if not opt.found:
         return f"{study + ': ' if study else ''}{opt.summary()}"
     low, high = getattr(opt, "low", None), getattr(opt, "high", None)
-    lo_s = "..." if low is None else fmt_lr(low)
-    hi_s = "..." if high is None else fmt_lr(high)
-    seeds = "one seed" if opt.n_seeds <= 1 else f"{opt.n_seeds} seeds"
+    lo_s = "open" if low is None else fmt_lr(low)
+    hi_s = "open" if high is None else fmt_lr(high)
+    one = getattr(opt, "basis", "one-seed" if opt.n_seeds < 2 else "seeds") == "one-seed"
     parts = [f"optimal lr {fmt_lr(opt.lr)}",
-             f"{opt.level:.0%} interval {lo_s} – {hi_s} ({seeds})"]
+             f"interval {lo_s} – {hi_s} (this seed's curve only)" if one else
+             f"{opt.level:.0%} interval {lo_s} – {hi_s} ({opt.n_seeds} seeds)"]
     if opt.band is not None:
         parts.append(f"band (within {opt.band_tol:.0%}) {fmt_lr(opt.band[0])} – "
                      f"{fmt_lr(opt.band[1])}")
@@ -328,13 +329,16 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
 
 
 def short_reason(reason: str) -> str:
-    """A round's reason as a legend label: "coarse grid", "refining", "widening up"."""
-    reason = str(reason)
-    if reason.startswith("refining"):
-        return "refining"
-    if "widening" in reason:
-        return "widening down" if "down" in reason else "widening up"
-    return reason
+    """A round's reason as a legend label: "coarse grid", "refining", "widening up",
+    "one more seed"... (the full reason is in the report's table of rounds)."""
+    reason = str(reason).replace(" (budget)", "")
+    for key, short in (("widening down", "widening down"), ("widening up", "widening up"),
+                       ("refining", "refining"), ("bracketing", "every seed near the best"),
+                       ("one more seed", "one more seed"), ("going lower", "going lower"),
+                       ("coarse grid", "coarse grid")):
+        if key in reason:
+            return short
+    return reason if len(reason) <= 28 else reason[:27] + "…"
 
 
 def rounds_plot_data(rounds: Sequence[Any]) -> list[dict[str, Any]]:
@@ -345,7 +349,8 @@ def rounds_plot_data(rounds: Sequence[Any]) -> list[dict[str, Any]]:
     for r in rounds:
         d = r if isinstance(r, dict) else {
             "index": r.index, "lrs": list(r.lrs), "lr_range": list(r.lr_range),
-            "reason": r.reason, "n_trials": r.n_trials, "optimum": r.optimum.to_dict()}
+            "reason": r.reason, "n_trials": r.n_trials, "optimum": r.optimum.to_dict(),
+            "seeds": list(getattr(r, "seeds", ())), "added": getattr(r, "added", None)}
         o = d.get("optimum") or {}
         low, high = o.get("low"), o.get("high")
         ratio = (high / low) if (low and high) else None
@@ -353,6 +358,8 @@ def rounds_plot_data(rounds: Sequence[Any]) -> list[dict[str, Any]]:
         out.append({"index": k, "lrs": sorted(float(v) for v in d.get("lrs", ())),
                     "lr_range": tuple(float(v) for v in d.get("lr_range", ())),
                     "reason": str(d.get("reason", "")), "n_trials": d.get("n_trials"),
+                    "seeds": [int(v) for v in d.get("seeds") or ()], "added": d.get("added"),
+                    "basis": o.get("basis"),
                     "lr": o.get("lr"), "low": low, "high": high, "ratio": ratio,
                     "at_low_edge": bool(o.get("at_low_edge")),
                     "at_high_edge": bool(o.get("at_high_edge")),

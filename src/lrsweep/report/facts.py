@@ -21,7 +21,7 @@ __all__ = ["Answer", "Step", "answer"]
 # fields of Optimum.to_dict() the answer shows in its own words (the rest go to ``extra``)
 SHOWN = {"lr", "low", "high", "metric", "band", "at_low_edge", "at_high_edge",
          "diverged_above", "n_seeds", "level", "direction", "band_tol", "note", "basis",
-         "converged"}
+         "converged", "stopped", "metric_name", "metric_fitted"}
 TIGHT = 2**0.25  # search()'s default tolerance: an interval this narrow needs no refining
 
 
@@ -42,11 +42,13 @@ class Answer:
     ratio: str                       # "a factor of 1.67", "" when open or unknown
     meaning: str                     # what the interval covers (seeds or one seed)
     status: str                      # converged | not-converged | single-sweep | none
-    status_text: str
+    status_text: str                 # the chip: "converged", "not converged", ...
+    status_detail: str
     facts: list[tuple[str, str]]     # label, value: band, predicted metric, best trial...
     warnings: list[str]
     next: list[Step]
     extra: list[tuple[str, Any]] = field(default_factory=list)
+    interval_name: str = "interval"
 
 
 def _get(opt: Any, name: str, default: Any = None) -> Any:
@@ -64,22 +66,31 @@ def interval_text(opt: Any) -> tuple[str, str]:
     return f"{lo_s} – {hi_s}", ratio
 
 
+def _one_seed(opt: Any) -> bool:
+    basis = _get(opt, "basis")
+    if basis in ("seeds", "one-seed"):
+        return basis == "one-seed"
+    return int(_get(opt, "n_seeds", 1) or 1) < 2  # an estimate that does not say
+
+
+def interval_name(opt: Any) -> str:
+    """"90% interval" over seeds; one seed's interval has no confidence level."""
+    return "interval, one seed" if _one_seed(opt) else \
+        f"{_get(opt, 'level', 0.9):.0%} interval"
+
+
 def meaning(opt: Any) -> str:
-    """What the interval covers, in words. ``opt.basis`` (when the estimate carries one)
-    names it; otherwise the number of seeds decides."""
-    level = f"{_get(opt, 'level', 0.9):.0%}"
+    """What the interval covers, in words, from ``opt.basis`` (or the number of seeds)."""
     n = int(_get(opt, "n_seeds", 1) or 1)
-    basis = str(_get(opt, "basis", "") or "")
-    one = basis.startswith("one") or basis in ("residual", "single-seed") or (not basis and n < 2)
-    if one:
-        text = (f"One seed: the {level} interval comes from how this seed's points scatter "
-                "around the fitted curve, so it covers this seed's curve only. Another data "
-                "order can move the optimum by more than that; run more seeds for an interval "
-                "that includes the seed-to-seed noise.")
+    if _one_seed(opt):
+        text = ("One seed: the interval says only how precisely this seed's curve places its "
+                "own optimum, and carries no confidence level. Another data order moves the "
+                "optimum sideways, often by a few tenths of an octave; one seed cannot say by "
+                "how much. Run 3 seeds for an interval that covers that.")
     else:
-        text = (f"Over {n} seeds: a {level} interval for the seed-mean optimum, the LR that "
-                "is best on average over data orders (a bootstrap over the seeds, which "
-                "keeps each seed's noise correlated along the LR axis).")
+        text = (f"Over {n} seeds: a {_get(opt, 'level', 0.9):.0%} interval for the optimum "
+                "of the seed-mean curve, the LR that is best on average over data orders (the "
+                "spread of the seeds' optima, with the grid's resolution).")
     if _get(opt, "method") == "grid":
         text += (" No curvature could be fitted near the best point: the interval is the "
                  "best point's grid neighbours.")
@@ -90,23 +101,20 @@ def meaning(opt: Any) -> str:
     return text
 
 
-def _status(opt: Any, search: dict[str, Any] | None) -> tuple[str, str]:
-    conv = _get(opt, "converged")
+def _status(opt: Any, search: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(state, chip text, detail): converged | not-converged | single-sweep | none."""
     if not _get(opt, "found", _get(opt, "lr") is not None):
-        return "none", "no optimum"
-    if search is not None:
-        stopped = str(search.get("stopped", ""))
-        ok = stopped == "converged" if conv is None else bool(conv)
-        rounds = search.get("n_rounds")
-        if ok:
-            return "converged", (f"converged after {rounds} rounds: the interval is as "
-                                 "narrow as the search asked for")
-        return "not-converged", (f"not converged: the search stopped at {stopped}"
-                                 + (f" after {rounds} rounds" if rounds else ""))
-    if conv is not None:
-        return ("converged" if conv else "not-converged",
-                "converged" if conv else "not converged")
-    return "single-sweep", "one sweep, not refined by a search"
+        return "none", "no optimum", ""
+    conv = _get(opt, "converged")
+    stopped = str(_get(opt, "stopped", "") or (search or {}).get("stopped", "") or "")
+    if search is None and conv is None:
+        return "single-sweep", "one sweep, not refined by a search", ""
+    ok = stopped.startswith("converged") if conv is None else bool(conv)
+    rounds = (search or {}).get("n_rounds")
+    after = f" after {rounds} rounds" if rounds else ""
+    detail = f"The search stopped{after}: {stopped}." if stopped else ""
+    return ("converged", "converged", detail) if ok else \
+        ("not-converged", "not converged", detail)
 
 
 def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, float] | None = None,
@@ -119,9 +127,10 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
     (lr, metric).
     """
     found = bool(_get(opt, "found", _get(opt, "lr") is not None))
-    status, status_text = _status(opt, search)
+    status, status_text, status_detail = _status(opt, search)
     d = opt.to_dict() if hasattr(opt, "to_dict") else {}
     extra = [(k, v) for k, v in d.items() if k not in SHOWN]
+    lr_range = lr_range or _get(opt, "lr_range")
     lo_tried, hi_tried = lr_range if lr_range else (None, None)
     steps: list[Step] = []
     warnings: list[str] = []
@@ -136,12 +145,15 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
             steps.append(Step("No trial finished: the error of each failed trial is in the "
                               "table below."))
         return Answer(False, "none", "", "", note or "no trial finished", status,
-                      status_text, facts, warnings, steps, extra)
+                      status_text, status_detail, facts, warnings, steps, extra)
 
     interval, ratio = interval_text(opt)
     metric = _get(opt, "metric")
     if metric is not None:
-        facts.append((f"fitted {metric_name} at the optimum", fmt_metric(metric)))
+        fitted = _get(opt, "metric_fitted", _get(opt, "fit") is not None)
+        label = (f"fitted {metric_name} at the optimum" if fitted
+                 else f"best seed-mean {metric_name} measured")
+        facts.append((label, fmt_metric(metric)))
     if best is not None:
         facts.append(("best trial", f"lr {fmt_lr(best[0])}: {metric_name} {fmt_metric(best[1])}"))
     band = _get(opt, "band")
@@ -168,10 +180,18 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
         steps.append(Step("Widen the range upwards: the best LR is the highest one tried.",
                           f"--lr-max {fmt_lr(new)}" if new else "--lr-max",
                           f"lr_range=(..., {new:.3g})" if new else ""))
-    if n < 2:
+    if _one_seed(opt):
         steps.append(Step("Run more seeds, so that the interval covers the seed-to-seed "
                           "noise and not only this seed's curve.", "--seeds 3",
                           "seeds=(0, 1, 2)"))
+    elif hasattr(opt, "with_seeds") and (
+            status == "not-converged" or "noise-limited" in str(_get(opt, "stopped", ""))):
+        more = 2 * n
+        width = opt.with_seeds(more) if hasattr(opt, "with_seeds") else math.inf
+        if math.isfinite(width) and width < _get(opt, "ratio", math.inf):
+            steps.append(Step(f"More seeds narrow it: with {more} seeds the interval would "
+                              f"be about a factor of {width:.2f} wide.", f"--seeds {more}",
+                              f"seeds=range({more})"))
     r = _get(opt, "ratio")
     if r is None and _get(opt, "low") and _get(opt, "high"):
         r = opt.high / opt.low
@@ -195,4 +215,4 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
                              f"lrsweep transfer --lr {fmt_lr(opt.lr)} --batch B:B2",
                              "lrsweep.transfer.transfer(optimum, base=..., target=...)"))
     return Answer(True, fmt_lr(opt.lr), interval, ratio, meaning(opt), status, status_text,
-                  facts, warnings, steps, extra)
+                  status_detail, facts, warnings, steps, extra, interval_name(opt))

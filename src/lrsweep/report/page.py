@@ -72,6 +72,8 @@ def _answer(a: Answer, metric_label: str) -> str:
     facts = "".join(f'<div class="fact"><div class="k">{esc(k)}</div>'
                     f'<div class="v">{esc(v)}</div></div>' for k, v in a.facts)
     chips = f'<span class="chip {esc(a.status)}">{esc(a.status_text)}</span>'
+    if a.status_detail:
+        chips += f'<span class="status-detail">{esc(a.status_detail)}</span>'
     warn = "".join(f'<p class="warn">{esc(w)}</p>' for w in a.warnings)
     steps = []
     for s in a.next:
@@ -83,7 +85,7 @@ def _answer(a: Answer, metric_label: str) -> str:
         extra = f'<span class="how">{" &middot; ".join(how)}</span>' if how else ""
         steps.append(f"<li>{esc(s.text)}{extra}</li>")
     if a.found:
-        interval = (f'<div class="interval">interval <b>{esc(a.interval)}</b>'
+        interval = (f'<div class="interval">{esc(a.interval_name)} <b>{esc(a.interval)}</b>'
                     + (f' <span class="factor">&middot; {esc(a.ratio)}</span>' if a.ratio else "")
                     + "</div>")
         lr = f'<div class="lr" id="optimum-lr">lr = {esc(a.lr)}</div>'
@@ -146,20 +148,22 @@ def _trials_table(result: Any, rounds: dict[float, int], best_lr: float | None) 
 
 
 def _rounds_table(rows: Sequence[dict[str, Any]]) -> str:
-    head = ("round", "LRs added", "drawn from", "why", "optimum after it", "interval",
-            "high/low", "trials")
+    head = ("round", "LRs", "seeds", "trials added", "drawn from", "why",
+            "optimum after it", "interval", "high/low", "trials")
     body = []
     for r in rows:
         rng = r["lr_range"]
-        values = (r["index"], len(r["lrs"]),
+        seeds = ",".join(str(s) for s in r["seeds"]) or "-"
+        added = r["added"] if r["added"] is not None else "-"
+        values = (r["index"], len(r["lrs"]), seeds, added,
                   f"{fmt_lr(rng[0])} – {fmt_lr(rng[1])}" if len(rng) == 2 else "-",
                   r["reason"], fmt_lr(r["lr"]),
                   f"{fmt_lr(r['low'])} – {fmt_lr(r['high'])}" if r["lr"] is not None else "-",
                   f"{r['ratio']:.2f}" if r["ratio"] else "-",
                   "-" if r["n_trials"] is None else r["n_trials"])
-        body.append("<tr>" + "".join(_cell("td", v, i == 3) for i, v in enumerate(values))
+        body.append("<tr>" + "".join(_cell("td", v, i == 5) for i, v in enumerate(values))
                     + "</tr>")
-    cells = "".join(_cell("th", h, i == 3) for i, h in enumerate(head))
+    cells = "".join(_cell("th", h, i == 5) for i, h in enumerate(head))
     return (f'<div class="table-wrap"><table class="data"><thead><tr>{cells}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 

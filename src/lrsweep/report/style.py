@@ -46,6 +46,7 @@ p.lead { color: var(--muted); margin: 0 0 12px; font-size: 14px; }
 .chips { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0 0; }
 .chip { display: inline-block; font-size: 12.5px; font-weight: 600; padding: 2px 10px;
   border-radius: 999px; background: var(--accent-soft); color: var(--accent); }
+.status-detail { color: var(--muted); font-size: 13px; align-self: center; }
 .chip.converged { background: var(--ok-soft); color: var(--ok); }
 .chip.not-converged, .chip.single-sweep { background: var(--warn-soft); color: var(--warn); }
 .chip.none { background: var(--bad-soft); color: var(--bad); }
