@@ -223,3 +223,20 @@ def test_long_title_wraps():
     assert wrapped.count("\n") >= 1 and max(len(x) for x in wrapped.splitlines()) <= 170
     fig = make_result().plot(title=text)
     assert "\n" in fig._suptitle.get_text()
+
+
+def test_a_round_that_reruns_lrs_with_a_new_seed_owns_those_trials():
+    from lrsweep.plot.data import trial_rounds
+
+    rounds = [{"index": 1, "lrs": [1e-3, 1e-2, 1e-1], "seeds": [0]},
+              {"index": 2, "lrs": [1e-3, 1e-2], "seeds": [1]}]  # "one more seed"
+    owner = trial_rounds(rounds)
+    assert owner[(1e-3, 0)] == 1 and owner[(1e-3, 1)] == 2 and owner[1e-3] == 1
+    trials = [TrialResult(lr, s, Status.OK, 0.5, (1.0,), 1)
+              for lr, s in ((1e-3, 0), (1e-2, 0), (1e-1, 0), (1e-3, 1), (1e-2, 1))]
+    data = sweep_plot_data(lrsweep.SweepResult(trials, "max", "accuracy"), optimum=False,
+                           rounds=owner)
+    by_round = {k: sorted((p["lr"], p["seed"]) for p in data["points"] if p["round"] == k)
+                for k in (1, 2)}
+    assert by_round[2] == [(1e-3, 1), (1e-2, 1)]
+    assert [r["n"] for r in data["rounds"]] == [3, 2]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis import Optimum
-from .data import rounds_plot_data, short_reason, sweep_plot_data
+from .data import rounds_plot_data, short_reason, sweep_plot_data, trial_rounds
 from .draw import draw_loss, draw_metric, draw_rounds, figure_class, render
 
 __all__ = ["draw_loss", "draw_metric", "draw_rounds", "plot_search", "plot_sweep",
@@ -23,7 +23,7 @@ __all__ = ["draw_loss", "draw_metric", "draw_rounds", "plot_search", "plot_sweep
 
 
 def plot_sweep(result: Any, path: str | Path | None = None, *, optimum: bool | Optimum = True,
-               rounds: dict[float, int] | None = None,
+               rounds: dict[Any, int] | None = None,
                round_labels: dict[int, str] | None = None, title: str | None = None) -> Any:
     """Plot a ``SweepResult``: metric against LR with the optimum, its interval and band,
     diverged trials as crosses, and the training-loss curves. Returns the Figure."""
@@ -41,5 +41,6 @@ def plot_search(found: Any, path: str | Path | None = None, *,
                 title: str | None = None) -> Any:
     """Plot a ``SearchResult``: as ``plot_sweep`` over all its trials, each round with its
     own marker and colour (named in the legend)."""
-    return plot_sweep(found.result, path, optimum=found.optimum(), rounds=found.round_of(),
+    return plot_sweep(found.result, path, optimum=found.optimum(),
+                      rounds=trial_rounds(found.rounds),
                       round_labels=round_labels(found), title=title)

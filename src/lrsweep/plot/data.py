@@ -20,7 +20,7 @@ from ..trial import Status
 from .fmt import fmt_lr, fmt_tick
 
 __all__ = ["ema", "lr_ticks", "log_ticks", "metric_bounds", "rounds_plot_data",
-           "short_reason", "sweep_plot_data", "y_limits"]
+           "short_reason", "sweep_plot_data", "trial_rounds", "y_limits"]
 
 # rounds: a marker each, and colours from a qualitative palette (Okabe-Ito, colour-blind
 # safe) that shares nothing with the sequential palette of the LRs in the loss panel
@@ -258,9 +258,11 @@ def wrap_title(text: str, width_in: float, fontsize: float) -> str:
 
 
 def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
-                    rounds: dict[float, int] | None = None,
+                    rounds: dict[Any, int] | None = None,
                     round_labels: dict[int, str] | None = None) -> dict[str, Any]:
     """What ``plot_sweep`` draws, as plain data.
+
+    ``rounds`` maps (lr, seed) or lr to the round that ran it (``trial_rounds``).
 
     Keys: ``points`` (finished trials: lr, seed, metric, round), ``mean`` (lr, mean metric)
     for LRs where no seed diverged, ``diverged`` and ``failed`` (their LRs), ``optimum`` (an
@@ -272,8 +274,8 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
     ``metric_name``, ``direction``, ``n_rounds``.
     """
     rounds = rounds or {}
-    points = [{"lr": t.lr, "seed": t.seed, "metric": t.metric, "round": rounds.get(t.lr, 1)}
-              for t in result.trials if t.ok]
+    points = [{"lr": t.lr, "seed": t.seed, "metric": t.metric,
+               "round": round_of_trial(rounds, t.lr, t.seed)} for t in result.trials if t.ok]
     mean = [(lr, m) for lr in result.lrs if (m := result.mean_metric(lr)) is not None]
     diverged = sorted({t.lr for t in result.trials if t.status is Status.DIVERGED})
     failed = sorted({t.lr for t in result.trials if t.status is Status.FAILED})
@@ -308,8 +310,9 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
         curves.append({"lr": lr, "status": status, "loss": avg.tolist()})
     n_rounds = max(rounds.values()) if rounds else 1
     counts: dict[int, int] = {}
-    for lr in result.lrs:
-        counts[rounds.get(lr, 1)] = counts.get(rounds.get(lr, 1), 0) + 1
+    for t in result.trials:
+        k = round_of_trial(rounds, t.lr, t.seed)
+        counts[k] = counts.get(k, 0) + 1
     labels = round_labels or {}
     round_info = [{"index": k, "marker": ROUND_MARKERS[(k - 1) % len(ROUND_MARKERS)],
                    "color": ROUND_COLORS[(k - 1) % len(ROUND_COLORS)],
@@ -326,6 +329,25 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
             "title": _headline(opt, getattr(result, "study", None)),
             "metric_name": result.metric_name, "direction": result.direction,
             "n_seeds": len(result.seeds)}
+
+
+def trial_rounds(rounds: Sequence[Any]) -> dict[Any, int]:
+    """(lr, seed) -> the round that first ran it, and lr -> the round that first tried the
+    LR, from ``SearchRound`` objects or their dicts (a round may rerun an LR with a new
+    seed: it owns those trials, not the LR)."""
+    out: dict[Any, int] = {}
+    for r in rounds:
+        get = r.get if isinstance(r, dict) else lambda k, d=None, r=r: getattr(r, k, d)
+        index, lrs, seeds = int(get("index")), get("lrs", ()), get("seeds", ()) or ()
+        for lr in lrs:
+            out.setdefault(float(lr), index)
+            for s in seeds:
+                out.setdefault((float(lr), int(s)), index)
+    return out
+
+
+def round_of_trial(rounds: dict[Any, int], lr: float, seed: int) -> int:
+    return rounds.get((lr, seed), rounds.get(lr, 1))
 
 
 def short_reason(reason: str) -> str:

@@ -21,10 +21,10 @@ from .page import GENERATOR, page
 __all__ = ["build_report", "is_report", "write_report"]
 
 
-def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[float, int], dict[str, Any]]:
+def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[Any, int], dict[str, Any]]:
     """Rounds rows, LR -> round, and (stopped, n_rounds) of a SearchResult or of its
     ``to_dict()`` (as ``lrsweep search`` writes it to search.json)."""
-    from ..plot import rounds_plot_data
+    from ..plot import rounds_plot_data, trial_rounds
 
     if search is None:
         return [], {}, {}
@@ -35,11 +35,7 @@ def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[float, int], d
         raw = search.rounds
         stopped = search.stopped
     rows = rounds_plot_data(raw)
-    round_of: dict[float, int] = {}
-    for r in rows:
-        for lr in r["lrs"]:
-            round_of.setdefault(lr, r["index"])
-    return rows, round_of, {"stopped": stopped, "n_rounds": len(rows)}
+    return rows, trial_rounds(rows), {"stopped": stopped, "n_rounds": len(rows)}
 
 
 def _law_block(law: Any, target: float | None = None) -> dict[str, Any] | None:
@@ -113,8 +109,8 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
             + (f"; from {source}" if source else ""))
     search_text = ""
     if rows:
-        search_text = (f"The search stopped: {info['stopped']}, after {len(rows)} rounds and "
-                       f"{len(result.trials)} trials.")
+        search_text = (f"After {len(rows)} rounds and {len(result.trials)} trials the search "
+                       f"stopped: {info['stopped']}.")
     return page(title=name, meta=meta, answer=ans,
                 metric_label=f"{result.metric_name}, {better}", result=result,
                 figures=figs, rounds=rows, round_of=round_of, search_text=search_text,

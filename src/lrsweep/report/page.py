@@ -121,7 +121,7 @@ def _section(id_: str, title: str, lead: str, body: str) -> str:
             f"{body}</section>")
 
 
-def _trials_table(result: Any, rounds: dict[float, int], best_lr: float | None) -> str:
+def _trials_table(result: Any, rounds: dict[Any, int], best_lr: float | None) -> str:
     has_rounds = bool(rounds)
     head = ["lr", "seed"] + (["round"] if has_rounds else []) + [
         "status", result.metric_name, "final loss", "steps", "time s"]
@@ -135,7 +135,7 @@ def _trials_table(result: Any, rounds: dict[float, int], best_lr: float | None) 
         cls = ' class="best"' if best_lr is not None and t.lr == best_lr else ""
         tds = [f"<td>{esc(fmt_lr(t.lr, 4))}</td>", f"<td>{esc(t.seed)}</td>"]
         if has_rounds:
-            tds.append(f"<td>{esc(rounds.get(t.lr, ''))}</td>")
+            tds.append(f"<td>{esc(rounds.get((t.lr, t.seed), rounds.get(t.lr, '')))}</td>")
         tds += [f'<td><span class="pill {esc(t.status.value)}">{esc(t.status.value)}</span></td>',
                 f"<td>{esc(fmt_metric(t.metric))}</td>",
                 f"<td>{esc('-' if final is None else format(final, '.4g'))}</td>",
@@ -148,28 +148,29 @@ def _trials_table(result: Any, rounds: dict[float, int], best_lr: float | None) 
 
 
 def _rounds_table(rows: Sequence[dict[str, Any]]) -> str:
-    head = ("round", "LRs", "seeds", "trials added", "drawn from", "why",
-            "optimum after it", "interval", "high/low", "trials")
+    head = ("round", "added", "why", "optimum after it", "interval", "high/low",
+            "trials so far")
     body = []
     for r in rows:
-        rng = r["lr_range"]
-        seeds = ",".join(str(s) for s in r["seeds"]) or "-"
-        added = r["added"] if r["added"] is not None else "-"
-        values = (r["index"], len(r["lrs"]), seeds, added,
-                  f"{fmt_lr(rng[0])} – {fmt_lr(rng[1])}" if len(rng) == 2 else "-",
-                  r["reason"], fmt_lr(r["lr"]),
+        seeds = r["seeds"]
+        what = f"{len(r['lrs'])} LRs"
+        if seeds:
+            what += f" × seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+        if r["added"] is not None:
+            what += f" ({r['added']} trials)"
+        values = (r["index"], what, r["reason"], fmt_lr(r["lr"]),
                   f"{fmt_lr(r['low'])} – {fmt_lr(r['high'])}" if r["lr"] is not None else "-",
                   f"{r['ratio']:.2f}" if r["ratio"] else "-",
                   "-" if r["n_trials"] is None else r["n_trials"])
-        body.append("<tr>" + "".join(_cell("td", v, i == 5) for i, v in enumerate(values))
+        body.append("<tr>" + "".join(_cell("td", v, i in (1, 2)) for i, v in enumerate(values))
                     + "</tr>")
-    cells = "".join(_cell("th", h, i == 5) for i, h in enumerate(head))
+    cells = "".join(_cell("th", h, i in (1, 2)) for i, h in enumerate(head))
     return (f'<div class="table-wrap"><table class="data"><thead><tr>{cells}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _cell(tag: str, value: Any, left: bool = False) -> str:
-    cls = ' class="l"' if left else ""
+    cls = ' class="l wrap"' if left else ""
     return f"<{tag}{cls}>{esc(value)}</{tag}>"
 
 
@@ -181,7 +182,7 @@ def _figure(svg: str | None, caption: str) -> str:
 
 def page(*, title: str, meta: str, answer: Answer, metric_label: str, result: Any,
          figures: dict[str, str | None], rounds: Sequence[dict[str, Any]],
-         round_of: dict[float, int], search_text: str, protocol: dict[str, Any],
+         round_of: dict[Any, int], search_text: str, protocol: dict[str, Any],
          fingerprint: str | None, law: dict[str, Any] | None, generated: str,
          version: str) -> str:
     """The whole document. ``figures``: metric, zoom, loss, rounds (inline SVG or None);

@@ -79,6 +79,7 @@ table.data th { position: sticky; top: 0; background: #f0f2f5; text-align: right
 table.data td { padding: 5px 10px; text-align: right; border-bottom: 1px solid #eef0f3;
   white-space: nowrap; }
 table.data th.l, table.data td.l { text-align: left; }
+table.data td.wrap { white-space: normal; min-width: 150px; }
 table.data td.err { white-space: normal; color: var(--muted); max-width: 360px;
   text-align: left; font-size: 12.5px; }
 table.data tr.best td { background: var(--accent-soft); }
