@@ -101,7 +101,7 @@ def test_protocol_fields_are_all_shown():
     for text in ("optimizer_defaults", "weight_decay", "0.01", "batch_size", "1438",
                  "[[64, 64], [64]]", "Linear(64, 128)", "AdamW"):
         assert text in section, text
-    from lrsweep.store import fingerprint
+    from lrsweep.fingerprint import fingerprint
 
     assert fingerprint(proto) in section
 

@@ -66,10 +66,10 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
     protocol (default: computed from ``result.protocol``).
     """
     from .. import __version__
+    from ..fingerprint import fingerprint as protocol_fingerprint
     from ..plot import sweep_plot_data
     from ..plot.data import short_reason
     from ..plot.draw import figure_class
-    from ..store import fingerprint as protocol_fingerprint
     from . import figures
 
     figure_class()  # without matplotlib, say so before anything is computed
