@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..errors import bad_arg
+from .common import safe_name
 
 log = logging.getLogger("lrsweep")
 
@@ -35,8 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import build_report, write_report
-    from ..report.source import load_source
-    from .common import safe_name
 
     src = load_source(args.source, args.study)
     if args.output:
@@ -73,7 +76,7 @@ def write_run_report(result: Any, out: Path, *, search: Any = None,
     fingerprint, law = None, None
     if store is not None and result.study:
         try:
-            from ..report.source import find_law
+            from ..report.law import find_law
             from ..store import Store
 
             with Store(store, create=False) as s:
@@ -93,3 +96,103 @@ def write_run_report(result: Any, out: Path, *, search: Any = None,
         except LRSweepError as e:
             log.warning("report not written: %s", e)
     return written
+
+
+# ------------------------------------------------- reading SOURCE (a run's folder) ----
+@dataclass
+class Source:
+    result: Any                               # SweepResult
+    origin: str                               # what was read, for the page's header
+    search: dict[str, Any] | None = None      # search.json of the same study
+    fingerprint: str | None = None
+    law: Any = None
+    folder: Path | None = None                # the study's folder of a run's --out
+
+
+def _search_of(folder: Path | None, result: Any) -> dict[str, Any] | None:
+    """The folder's search.json when it is this result's search (its rounds tried exactly
+    this result's LRs)."""
+    if folder is None or not (folder / "search.json").is_file():
+        return None
+    try:
+        d = json.loads((folder / "search.json").read_text())
+        lrs = {float(lr) for r in d.get("rounds", []) for lr in r.get("lrs", [])}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return d if lrs and lrs == set(result.lrs) else None
+
+
+def _json_study(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text()).get("study")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def study_folder(out: Path, study: str | None) -> Path | None:
+    """Where ``lrsweep run --out OUT`` keeps a study's files (OUT/STUDY/), if it exists."""
+    for cand in (out / safe_name(study), out / (safe_name(study) + "-files")):
+        if (cand / "sweep.json").is_file():
+            return cand
+    return None
+
+
+def _latest_study(out: Path, names: list[str]) -> str | None:
+    """The study of ``names`` whose files in ``out`` were written last (the latest run)."""
+    stamped = []
+    for n in names:
+        folder = study_folder(out, n)
+        if folder is not None:
+            stamped.append(((folder / "sweep.json").stat().st_mtime, n))
+    if not stamped and _json_study(out / "sweep.json") in names:  # the older, flat layout
+        return _json_study(out / "sweep.json")
+    return max(stamped)[1] if stamped else None
+
+
+def load_source(source: str | Path, study: str | None = None, *,
+                name: str = "SOURCE") -> Source:
+    """Read ``source``: a run's ``--out`` folder (its store), a study's folder in it
+    (OUT/STUDY/), a store file, or a sweep.json file."""
+    from ..report.law import find_law
+    from ..result import SweepResult
+    from ..store import Store
+
+    p = Path(source)
+    out: Path | None = None
+    if p.is_dir():
+        if (p / "lrsweep.db").is_file():
+            out, p = p, p / "lrsweep.db"
+        elif (p / "sweep.json").is_file() and (p.parent / "lrsweep.db").is_file():
+            # a study's folder: read its study from the store above it
+            study = study or _json_study(p / "sweep.json")
+            out, p = p.parent, p.parent / "lrsweep.db"
+        elif (p / "sweep.json").is_file():
+            p = p / "sweep.json"
+        else:
+            raise bad_arg(name, str(source), "a run's --out folder (with lrsweep.db), a "
+                          "study's folder (with sweep.json), a store file or a sweep.json",
+                          "Check the path; `lrsweep run --out DIR` writes DIR/lrsweep.db.")
+    elif not p.is_file():
+        raise bad_arg(name, str(source), "an existing folder, store or sweep.json",
+                      "Check the path.")
+    if p.suffix == ".json":
+        try:
+            result = SweepResult.from_json(p)
+        except (ValueError, KeyError, TypeError) as e:
+            raise bad_arg(name, str(p), "a sweep.json written by lrsweep",
+                          f"It could not be read ({e}).") from e
+        if study is not None and result.study != study:
+            raise bad_arg("--study", study, f"the study of {p} ({result.study!r})",
+                          "Drop --study, or point at the store that holds it.")
+        return Source(result, str(p), _search_of(p.parent, result), folder=p.parent)
+    out = out or p.parent
+    with Store(p, create=False) as store:
+        names = store.study_names()
+        if study is None and len(names) > 1:
+            study = _latest_study(out, names)
+        result = store.load(study)
+        fp = store.get_study(result.study).fingerprint
+        law = find_law(store, result.study)
+    folder = study_folder(out, result.study)
+    search = _search_of(folder, result) or _search_of(out, result)
+    return Source(result, str(p), search, fp, law, folder=folder)
