@@ -321,7 +321,7 @@ def test_a_fit_that_disagrees_with_the_data_keeps_the_best_point_inside():
         opt = estimate_optimum(lrs, [0] * 10, loss, ["ok"] * 10, "min", metric_name="loss")
         assert opt.low <= opt.best_lr <= opt.high
         assert opt.low <= 10**x0 <= opt.high
-        assert opt.metric >= 1.0 - 1e-9 or not opt.metric_fitted
+        assert opt.metric_fitted and abs(opt.metric - 1.0) < 0.03  # the curve's minimum is 1
 
 
 def test_a_spurious_low_divergence_does_not_set_diverged_above():

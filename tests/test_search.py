@@ -349,3 +349,29 @@ def test_search_intervals_cover_the_seed_mean_optimum_on_jitter_curves():
         errs.append(abs(math.log2(opt.lr) - f.x_true * math.log2(10)))
     assert hits >= 13  # nominal 90%; 16 instances
     assert np.median(errs) < 0.2
+
+
+def test_the_default_budget_and_the_extra_seeds():
+    from jitter import JitterCurve
+
+    f = JitterCurve(4, np.random.default_rng(4), tau=0.25, corr=0.0)
+    found = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential",
+                   tolerance=1.01, extra_seeds=(7, 9))
+    assert len(found.trials) <= 40  # the default max_trials
+    assert {t.seed for t in found.trials} <= {0, 1, 2, 7, 9}
+    if not found.converged:
+        assert "max_trials=40" in found.stopped and "NOT converged" in found.optimum().summary()
+    more = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential", tolerance=1.01,
+                  max_trials=None, max_rounds=10)
+    assert len(more.trials) >= len(found.trials)
+
+
+def test_a_small_budget_brackets_with_fewer_seeds_on_a_finer_grid():
+    f = Curve(-2.4, noise=0.003, asym=0.3)
+    found = search(f, (1e-6, 1.0), seeds=3, direction="min", engine="sequential",
+                   max_trials=20)
+    assert len(found.trials) == 20
+    second = found.rounds[1]
+    assert second.reason.startswith("bracketing the best point with 2 seeds")
+    assert len(second.lrs) >= 5 and len(second.seeds) == 2
+    assert abs(math.log2(found.optimum().lr / 10**-2.4)) < 0.25

@@ -141,9 +141,10 @@ def search(
     *,
     seeds: Sequence[int] | int = 3,
     max_seeds: int | None = None,
+    extra_seeds: Sequence[int] | None = None,
     tolerance: float = 2**0.5,
     max_rounds: int = 6,
-    max_trials: int | None = None,
+    max_trials: int | None = 40,
     max_steps: int | None = None,
     points: int | None = None,
     refine_points: int = 4,
@@ -155,7 +156,7 @@ def search(
     on_round: Callable[[SearchRound], None] | None = None,
     band_tol: float = 0.01,
     level: float = 0.9,
-    confirm: int = 1,
+    confirm: int = 2,
     tensorboard: str | None = None,
     **engine_options: Any,
 ) -> SearchResult:
@@ -169,9 +170,12 @@ def search(
             it describes that seed's curve only.
         max_seeds: at most this many seeds near the optimum (default: two more than
             ``seeds``); the extra ones are added one at a time where the fit needs them.
+        extra_seeds: which seeds those are, in order (default: the integers after the
+            largest of ``seeds``).
         tolerance: stop when the interval's ``high / low`` is at most this factor.
         max_rounds: at most this many rounds (round one included).
-        max_trials: at most this many trials (lr x seed) in all.
+        max_trials: at most this many trials (lr x seed) in all (default 40: under a quarter
+            of a dense grid of 41 LRs x 5 seeds; None for no limit).
         max_steps: at most this many trial-steps (optimizer steps summed over trials; a
             diverged trial counts the steps it ran) in all.
         points: LRs in round one (default: about one per decade, at least 7).
@@ -186,8 +190,13 @@ def search(
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
     seed_list = _seeds(seeds)
+    extra: list[int] = []
+    if extra_seeds is not None:
+        check_seeds(extra_seeds)  # validates; the order given is kept
+        extra = [s for s in dict.fromkeys(extra_seeds) if s not in seed_list]
     if max_seeds is None:
-        max_seeds = len(seed_list) + 2 if len(seed_list) > 1 else 1
+        max_seeds = (len(seed_list) + (len(extra) if extra_seeds is not None else 2)
+                     if len(seed_list) > 1 else 1)
     _check_num("max_seeds", max_seeds, len(seed_list), int,
                f"an integer >= {len(seed_list)} (the seeds given)")
     _check_num("tolerance", tolerance, 1.0, float, "a factor > 1, e.g. 2**0.5")
@@ -203,7 +212,9 @@ def search(
     _check_num("points", points, 3, int, "an integer >= 3")
     opt_kw = dict(band_tol=band_tol, level=level, metric_name=t.metric_name)
     estimate_optimum([], [], [], [], t.direction, **opt_kw)  # checks them before any training
-    pool = seed_list + [max(seed_list) + 1 + i for i in range(max_seeds - len(seed_list))]
+    n_extra = max_seeds - len(seed_list)
+    extra += [max(seed_list + extra) + 1 + i for i in range(max(0, n_extra - len(extra)))]
+    pool = seed_list + extra[:n_extra]
 
     results: dict[tuple[float, int], TrialResult] = {}
     rounds: list[SearchRound] = []
@@ -242,7 +253,8 @@ def search(
         plan = trim(plan, results, max_trials, max_steps, step_cost(),
                     sum(r.steps for r in results.values()))
         if plan is None:
-            stopped = "budget spent (max_trials / max_steps): not converged"
+            stopped = (f"budget spent ({_budget_text(max_trials, max_steps)}): not converged; "
+                       f"{_what_next(rounds)}")
             break
         added = run(plan.pairs)
         opt = optimum_from_trials(results.values(), t.direction, **opt_kw)
@@ -259,8 +271,8 @@ def search(
         if streak >= confirm:
             stopped, converged = f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}", True
             break
-        decision = next_round(results, opt, rounds, pool, len(seed_list), refine_points,
-                              tolerance)
+        left = _left(results, max_trials, max_steps, step_cost())
+        decision = next_round(results, opt, rounds, pool, len(seed_list), refine_points, left)
         if isinstance(decision, str):
             stopped = decision
             converged = decision.startswith("noise-limited")
@@ -272,6 +284,35 @@ def search(
     result = SweepResult(results.values(), t.direction, t.metric_name, engine=names["engine"],
                          study=names["study"], protocol=_protocol(t))
     return SearchResult(rounds, result, stopped, options=opt_kw, converged=converged)
+
+
+def _budget_text(max_trials: int | None, max_steps: int | None) -> str:
+    parts = [f"max_trials={max_trials}"] if max_trials is not None else []
+    parts += [f"max_steps={max_steps}"] if max_steps is not None else []
+    return ", ".join(parts)
+
+
+def _what_next(rounds: list[SearchRound]) -> str:
+    if not rounds:
+        return "raise the budget"
+    opt = rounds[-1].optimum
+    if opt.basis == "seeds" and math.isfinite(opt.ratio):
+        n = opt.n_seeds
+        return (f"interval x{opt.ratio:.2f} over {n} seeds ({n + 2} seeds would give about "
+                f"x{opt.with_seeds(n + 2):.2f}); raise the budget to go on")
+    return "raise the budget to go on"
+
+
+def _left(results: dict, max_trials: int | None, max_steps: int | None,
+          step_cost: float) -> float | None:
+    """Full trials the budgets still allow (None: no budget)."""
+    left = math.inf
+    if max_trials is not None:
+        left = max_trials - len(results)
+    if max_steps is not None:
+        used = sum(r.steps for r in results.values())
+        left = min(left, (max_steps - used) / max(step_cost, 1.0))
+    return None if math.isinf(left) else left
 
 
 def _seeds(seeds: Any) -> list[int]:

@@ -66,8 +66,12 @@ def trim(plan: Plan | None, results: Results, max_trials: int | None, max_steps:
 
 
 def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: list[int],
-               base: int, k: int, tolerance: float) -> Plan | str:
-    """The next round's plan, or why the search stops (see the module docstring)."""
+               base: int, k: int, left: float | None = None, fine: float = 1 / 6
+               ) -> Plan | str:
+    """The next round's plan, or why the search stops (see the module docstring). LRs come
+    first while the fit has fewer than 5 LRs or the grid at the estimate is coarser than
+    ``fine`` decades: on a coarse grid the seeds' spread is not yet measured well. ``left``:
+    the trials the budget still allows (None: no budget)."""
     tried = sorted({lr for lr, _ in results})
     x_tried = np.log10(tried)
     seeds_in = sorted({s for _, s in results})
@@ -87,28 +91,48 @@ def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: l
     if edge is not None:
         return edge
     if coarse:
-        return _bracket(opt, x_tried, tried, ceiling, cur, results)
+        return _bracket(opt, x_tried, tried, ceiling, cur, results, left)
 
     seed_half = 0.0
     if opt.basis == "seeds" and opt.seed_se is not None:
         seed_half = t_quantile((1 + opt.level) / 2, opt.n_seeds - 1) * opt.seed_se
     res = opt.resolution or 0.0
+    window = _window_lrs(opt, tried)
     one_sided = opt.fit_range is not None and opt.best_lr in opt.fit_range
+    coarse_top = len(window) < 5 or _spacing_at(opt, x_tried) > fine + 1e-9
     stalled = _stalled(rounds)
-    if opt.basis != "seeds" or ((res >= seed_half or one_sided) and not stalled):
-        plan = _refine(opt, x_tried, tried, ceiling, k, cur)
+    if opt.basis != "seeds" or ((res >= seed_half or one_sided or coarse_top) and not stalled):
+        plan = _refine(opt, x_tried, tried, ceiling, k, cur, results, window)
         if plan is not None:
             return plan
         if opt.basis != "seeds":
             return "no new LRs to try: the grid is as fine as it is useful"
     extra = [s for s in pool if s not in seeds_in]
     if extra:
-        return _add_seed(opt, results, tried, extra[0])
+        return _add_seed(window, results, extra[0])
     n = opt.n_seeds
     more = opt.with_seeds(2 * n)
     why = "new LRs no longer shrink it" if stalled else "set by the spread of the seeds"
     return (f"noise-limited: interval x{opt.ratio:.2f} is {why} ({n} seeds); "
             f"{2 * n} seeds would give about x{more:.2f}")
+
+
+def _window_lrs(opt: Optimum, tried: list[float]) -> list[float]:
+    """The LRs tried inside the fit's window (that did not diverge: the window holds none)."""
+    lo, hi = opt.fit_range or (opt.lr, opt.lr)
+    return [lr for lr in tried if lo * (1 - 1e-9) <= lr <= hi * (1 + 1e-9)]
+
+
+def _spacing_at(opt: Optimum, x_tried: np.ndarray) -> float:
+    """The grid's spacing (log10) at the estimate: the gap between the LRs tried either side
+    of it (the larger of its two gaps when it is an LR tried; inf at an end)."""
+    xc = math.log10(opt.lr)  # type: ignore[arg-type]
+    below, above = x_tried[x_tried < xc - 1e-9], x_tried[x_tried > xc + 1e-9]
+    if not below.size or not above.size:
+        return math.inf
+    if np.any(np.abs(x_tried - xc) <= 1e-9):
+        return float(max(xc - below.max(), above.min() - xc))
+    return float(above.min() - below.max())
 
 
 def _pairs(lrs: list[float], seeds: Sequence[int]) -> list[tuple[float, int]]:
@@ -136,58 +160,59 @@ def _edge(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float 
 
 
 def _bracket(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
-             seeds: Sequence[int], results: Results, half: float = 2 / 3,
-             step: float = 1 / 3) -> Plan:
-    """After the one-seed coarse round: every seed on a grid of ``step`` decades within
-    ``half`` decades of the best point (below the first divergence above it)."""
+             seeds: Sequence[int], results: Results, left: float | None = None) -> Plan:
+    """After the one-seed coarse round: every seed on a grid of 1/3 decade within 2/3 of a
+    decade of the best point (below the first divergence above it). With fewer trials left
+    than that needs, fewer seeds on a finer grid: at least 5 LRs within half a decade."""
+    half, step = 2 / 3, 1 / 3
+    if left is not None and left < 5 * len(seeds) - 1:
+        n_seeds = max(1, min(len(seeds), int(left // 6)))
+        seeds = list(seeds[:n_seeds])
+        n_lr = max(3, min(7, int((left + 1) // n_seeds)))
+        half, step = 0.5, 1.0 / (n_lr - 1)
     xb = math.log10(opt.best_lr or opt.lr)  # type: ignore[arg-type]
     x_hi = xb + half
     if ceiling is not None:
         x_hi = min(x_hi, math.log10(ceiling) - 1e-9)
-    grid = [v for v in np.arange(xb - half, x_hi + 1e-9, step)]
+    grid = [float(v) for v in np.arange(xb - half, x_hi + 1e-9, step)]
     new = _fresh([canonical_lr(10**v) for v in grid if abs(v - xb) > 1e-9], tried, ceiling,
                  min_gap=step / 3)
     old = [lr for lr in tried if xb - half - 1e-9 <= math.log10(lr) <= x_hi + 1e-9]
     pairs = [p for p in _pairs(sorted(new + old), seeds) if p not in results]
     lrs = [lr for lr, _ in pairs] or [10**xb]
-    return Plan(pairs, (min(lrs), max(lrs)), "bracketing the best point with every seed")
+    return Plan(pairs, (min(lrs), max(lrs)),
+                f"bracketing the best point with {len(seeds)} seed{'s' * (len(seeds) > 1)}")
 
 
 def _refine(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
-            k: int, seeds: Sequence[int], reach: float = 3.0) -> Plan | None:
-    """``k`` new LRs over the interval (where the optimum is uncertain) and the band (where
-    the metric is still near its best, so the fit sees its curvature), the band taken at most
-    ``reach`` interval half-widths from the estimate."""
-    lo, hi = opt.bounds  # type: ignore[misc]
-    x_lo, x_hi = math.log10(lo), math.log10(hi)
+            k: int, seeds: Sequence[int], results: Results, window: list[float],
+            fine: float = 1 / 6, levels: int = 3) -> Plan | None:
+    """Up to ``k`` new LRs nearest the estimate on a grid of ``fine`` decades over +-3 steps
+    (7 points); where that grid is already tried, on one twice as fine (up to ``levels``
+    halvings). The window's LRs also get the seeds they lack."""
     xc = math.log10(opt.lr)  # type: ignore[arg-type]
-    if opt.band is not None:
-        b_lo, b_hi = math.log10(opt.band[0]), math.log10(opt.band[1])
-        x_lo = min(x_lo, max(b_lo, xc - reach * (xc - x_lo)))
-        x_hi = max(x_hi, min(b_hi, xc + reach * (x_hi - xc)))
-    if ceiling is not None:
-        x_hi = min(x_hi, math.log10(ceiling))
-    if x_hi - x_lo <= 0:
-        return None
-    lrs = _fresh([canonical_lr(10**v) for v in _spread(x_lo, x_hi, x_tried, k)], tried,
-                 ceiling)
+    top = math.inf if ceiling is None else math.log10(ceiling)
+    lrs: list[float] = []
+    step = fine
+    for _ in range(levels):
+        grid = [xc + step * i for i in range(-3, 4)]
+        free = [v for v in grid if v < top - 1e-9
+                and (not x_tried.size or np.min(np.abs(x_tried - v)) >= step / 3)]
+        free.sort(key=lambda v: abs(v - xc))
+        lrs = _fresh([canonical_lr(10**v) for v in free[:k]], tried, ceiling)
+        if lrs:
+            break
+        step /= 2
     if not lrs:
         return None
-    return Plan(_pairs(lrs, seeds), (10**x_lo, 10**x_hi), "refining the interval")
+    missing = [(lr, s) for lr in window for s in seeds if (lr, s) not in results]
+    return Plan(_pairs(lrs, seeds) + missing, (min(lrs), max(lrs)), "refining the interval")
 
 
-def _add_seed(opt: Optimum, results: Results, tried: list[float], seed: int) -> Plan:
-    """One more seed at the LRs the fit uses (and the nearest LR tried either side)."""
-    lo, hi = opt.fit_range or (opt.lr, opt.lr)
-    inside = [i for i, lr in enumerate(tried) if lo <= lr <= hi]
-    if inside:
-        idx = range(max(inside[0] - 1, 0), min(inside[-1] + 2, len(tried)))
-    else:
-        idx = range(len(tried))
-    lrs = [tried[i] for i in idx
-           if not any(r.status.value == "diverged" for (lr, _), r in results.items()
-                      if lr == tried[i])]
-    return Plan(_pairs(lrs, [seed]), (min(lrs), max(lrs)),
+def _add_seed(window: list[float], results: Results, seed: int) -> Plan:
+    """One more seed at the LRs the fit uses."""
+    lrs = [lr for lr in window if (lr, seed) not in results]
+    return Plan(_pairs(lrs, [seed]), (min(window), max(window)),
                 f"one more seed ({seed}) where the fit is: the seeds' spread dominates")
 
 
@@ -202,24 +227,6 @@ def _stalled(rounds: Sequence[object]) -> bool:
     if not (math.isfinite(r_now) and math.isfinite(r_prev)):
         return False
     return math.log(r_now) > 0.9 * math.log(r_prev)
-
-
-def _spread(x_lo: float, x_hi: float, x_tried: np.ndarray, k: int) -> list[float]:
-    """``k`` new positions (log10) in [x_lo, x_hi]: an even grid, less the points that fall
-    within a third of its spacing of one already tried; topped up by splitting the widest
-    gaps, so a region that barely moved between rounds still gets ``k`` new points."""
-    step = (x_hi - x_lo) / (k + 1)
-    chosen = [float(v) for v in np.linspace(x_lo, x_hi, k + 2)[1:-1]
-              if not x_tried.size or np.min(np.abs(x_tried - v)) >= step / 3]
-    pts = sorted([float(v) for v in x_tried if x_lo < v < x_hi] + chosen)
-    while len(chosen) < k:
-        bounds = [x_lo, *pts, x_hi]
-        size, mid = max((b - a, (a + b) / 2) for a, b in zip(bounds, bounds[1:]))
-        if size < 1e-4:  # 0.02% apart in LR: nothing left worth training
-            break
-        chosen.append(mid)
-        pts = sorted([*pts, mid])
-    return chosen
 
 
 def _fresh(lrs: list[float], tried: list[float], ceiling: float | None,

@@ -3,6 +3,7 @@ the seed-mean curve, and which LRs diverged. Pure numpy."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,13 @@ class Curve:
         return int(self.seeds.size)
 
     def best(self) -> int:
-        """Row of the best seed-mean metric."""
-        return int(np.argmax(self.mean))
+        """Row of the best seed-mean metric among the well-measured rows (at least 60% of
+        the most seeds any row has): an LR tried with one seed is not ranked above LRs
+        tried with three on that seed's luck."""
+        if self.count.size == 0:
+            return 0
+        need = max(1, math.ceil(0.6 * int(self.count.max())))
+        return int(np.argmax(np.where(self.count >= need, self.mean, -np.inf)))
 
     def diverged_above(self, j: int | None) -> float | None:
         """log10 of the first LR above row ``j`` where a seed diverged (every diverged LR
@@ -87,8 +93,9 @@ def seed_mean(U: np.ndarray) -> np.ndarray:
         return np.zeros(U.shape[0])
     ok = np.isfinite(U)
     if ok.all() or U.shape[1] == 1:
-        with np.errstate(invalid="ignore"):
-            return np.nanmean(np.where(ok, U, np.nan), axis=1)
+        n = ok.sum(axis=1)
+        total = np.where(ok, U, 0.0).sum(axis=1)
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
     n_lr, n_seed = U.shape
     rows, cols = np.nonzero(ok)
     design = np.zeros((rows.size, n_lr + n_seed - 1))

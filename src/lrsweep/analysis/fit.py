@@ -37,10 +37,13 @@ class Fit:
 
 def window(x: np.ndarray, mean: np.ndarray, j: int, min_points: int, delta: float,
            max_span: float) -> tuple[int, int]:
-    """Grow rows [lo, hi] from ``j``, always towards the neighbour with the better mean (a
-    level set of the curve), until the window holds ``min_points`` rows and its worst mean is
-    ``delta`` below the best, or (with 3 rows or more) it would span more than ``max_span``
-    decades: a curve is a parabola only near its top."""
+    """Grow rows [lo, hi] around ``j`` one row at a time, taking the next LR nearest to the
+    best in log-LR (the better neighbour on a tie; only the other side once an end is
+    reached), until the
+    window holds ``min_points`` rows and its worst mean is ``delta`` below the best, or (with
+    3 rows or more) it would span more than ``max_span`` decades: a curve is a parabola only
+    near its top, and a window lopsided towards the flatter side of an asymmetric peak
+    would put the vertex too far out on that side."""
     lo = hi = j
     n = mean.size
     while True:
@@ -50,7 +53,10 @@ def window(x: np.ndarray, mean: np.ndarray, j: int, min_points: int, delta: floa
         left, right = lo - 1 >= 0, hi + 1 < n
         if not left and not right:
             return lo, hi
-        go_left = left and (not right or mean[lo - 1] >= mean[hi + 1])
+        d_left = x[j] - x[lo - 1] if left else math.inf
+        d_right = x[hi + 1] - x[j] if right else math.inf
+        go_left = left and (d_left < d_right - 1e-9
+                            or (abs(d_left - d_right) <= 1e-9 and mean[lo - 1] >= mean[hi + 1]))
         nlo, nhi = (lo - 1, hi) if go_left else (lo, hi + 1)
         if size >= 3 and x[nhi] - x[nlo] > max_span + 1e-9:
             return lo, hi
@@ -75,20 +81,30 @@ def quad_peak(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: float
     return x0 - c1 / (2 * c2), coef, rss
 
 
-def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float) -> Fit:
-    """The estimate on curve ``cv`` (see ``window`` and ``quad_peak``). The vertex is kept
-    within the fitted rows or the gap just beyond them, and only half-way towards an LR that
-    diverged: an LR known to diverge is never the answer."""
+def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float,
+              rows: tuple[int, int, int] | None = None) -> Fit:
+    """The estimate on curve ``cv`` (see ``window`` and ``quad_peak``), or with ``rows``
+    (j, lo, hi) given, the fit over those rows as they are (for resampling: the same window
+    for every replicate). The vertex is kept within the fitted rows or the gap just beyond
+    them, and only half-way towards an LR that diverged: an LR known to diverge is never the
+    answer."""
     x, mean = cv.x, cv.mean
-    j = cv.best()
-    size, span = min_points, max_span
-    while True:  # noise can leave a small window convex: grow it until it has a peak
-        lo, hi = window(x, mean, j, size, delta, span)
-        peak = quad_peak(x[lo:hi + 1], mean[lo:hi + 1], cv.count[lo:hi + 1].astype(float), x[j])
-        if peak is not None or hi - lo + 1 >= mean.size:
-            break
-        size, span = hi - lo + 3, math.inf
+    w = cv.count.astype(float)
+    if rows is not None:
+        j, lo, hi = rows
+        peak = quad_peak(x[lo:hi + 1], mean[lo:hi + 1], w[lo:hi + 1], x[j])
+    else:
+        j = cv.best()
+        size, span = min_points, max_span
+        while True:  # noise can leave a small window convex: grow it until it has a peak
+            lo, hi = window(x, mean, j, size, delta, span)
+            peak = quad_peak(x[lo:hi + 1], mean[lo:hi + 1], w[lo:hi + 1], x[j])
+            if peak is not None or hi - lo + 1 >= mean.size:
+                break
+            size, span = hi - lo + 3, math.inf
     if peak is None:
+        if rows is not None:  # a replicate without a peak: its best row in the window
+            j = lo + int(np.argmax(mean[lo:hi + 1]))
         return Fit(float(x[j]), j, lo, hi, None, math.nan)
     xv, coef, rss = peak
     left, _ = cv.neighbours(float(x[lo]))

@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..stats import t_over_z
-from .curve import Curve
+from .curve import Curve, seed_mean
 from .fit import Fit, fit_curve
 
 FitOptions = tuple[int, float, float]  # (min_points, delta, max_span)
@@ -43,9 +43,9 @@ def noise_scale(cv: Curve, j: int, opts: FitOptions) -> float:
     rows_multi = ok.sum(axis=1) >= 2
     if cv.n_seeds >= 2 and rows_multi.any():
         sub, ok = sub[rows_multi], ok[rows_multi]
-        r = sub - np.nanmean(sub, axis=1, keepdims=True)
-        a = np.nanmean(np.where(ok, r, np.nan), axis=0)
-        a = np.where(np.isfinite(a), a, 0.0)
+        r = np.where(ok, sub - seed_mean(sub)[:, None], 0.0)
+        cols = ok.sum(axis=0)
+        a = np.where(cols > 0, r.sum(axis=0) / np.maximum(cols, 1), 0.0)  # seed offsets
         r = np.where(ok, r - a[None, :], 0.0)
         df = int(ok.sum()) - sub.shape[0] - int(np.any(ok, axis=0).sum()) + 1
         if df > 0:
@@ -69,25 +69,34 @@ def seed_spread(cv: Curve, fit: Fit, opts: FitOptions, method: str = "jackknife"
     """(standard error of the estimate in log10, degrees of freedom, the replicates) from
     the seeds, or None with fewer than two seeds in the window.
 
-    ``method="jackknife"``: leave each seed out in turn and redo the estimate;
-    ``"per-seed"``: fit each seed's own curve and take the spread of their optima over
-    sqrt(n)."""
+    Every replicate refits the same window (the rows of ``fit``), so that the spread is the
+    seeds' and not the window selection's. ``method="jackknife"``: leave each seed out in
+    turn; ``"per-seed"``: each seed's own curve, the spread of their optima over sqrt(n)."""
     cols = seeds_in_window(cv, fit)
     n = len(cols)
     if n < 2:
         return None
     reps = []
     for s in cols:
-        sub = cv.without_seed(s) if method == "jackknife" else cv.seed_column(s)
-        if sub.n == 0:
-            return None
-        reps.append(fit_curve(sub, *opts).x_hat)
+        sub = _same_rows(cv, s, method == "jackknife")
+        reps.append(fit_curve(sub, *opts, rows=(fit.j, fit.lo, fit.hi)).x_hat)
     arr = np.asarray(reps)
     if method == "jackknife":
         se = math.sqrt((n - 1) / n * float(np.sum((arr - arr.mean()) ** 2)))
     else:
         se = float(np.std(arr, ddof=1)) / math.sqrt(n)
     return se, n - 1, arr
+
+
+def _same_rows(cv: Curve, s: int, leave_out: bool) -> Curve:
+    """``cv`` with seed column ``s`` left out (``leave_out``) or alone, on the same rows (a
+    row left without data keeps the full curve's mean, so the fitted window stays put)."""
+    U = np.delete(cv.U, s, axis=1) if leave_out else cv.U[:, s:s + 1]
+    count = np.sum(np.isfinite(U), axis=1)
+    mean = seed_mean(U)
+    mean = np.where(count > 0, mean, cv.mean)
+    return replace(cv, U=U, mean=mean, count=np.maximum(count, 1),
+                   seeds=np.delete(cv.seeds, s) if leave_out else cv.seeds[s:s + 1])
 
 
 def curve_spread(cv: Curve, fit: Fit, sigma: float, opts: FitOptions, q: float,
