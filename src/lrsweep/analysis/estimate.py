@@ -57,6 +57,7 @@ def estimate_optimum(
     level: float = 0.9,
     min_points: int = 5,
     max_span: float = 1.0,
+    min_span: float = 0.5,
     n_boot: int = 200,
     model_error: bool = True,
     cell_frac: float = 0.2,
@@ -69,8 +70,9 @@ def estimate_optimum(
     """The optimal LR from one record per trial (arrays of equal length).
 
     ``statuses`` are 'ok' / 'diverged' / 'failed'; ``metrics`` of non-ok trials are ignored.
-    ``direction`` is 'max' or 'min'. ``min_points``/``max_span``: the fit's window holds at
-    least this many LRs, and spans at most this many decades unless noise needs more.
+    ``direction`` is 'max' or 'min'. ``min_points``/``min_span``/``max_span``: the fit's window
+    holds at least this many LRs and spans at least ``min_span`` decades, and at most
+    ``max_span`` unless noise needs more.
     ``seed_method``: "jackknife" (leave one seed out) or "per-seed" (each seed's optimum).
     ``bounds``: the metric's possible range (default from ``metric_name``: accuracy [0, 1],
     loss >= 0). See ``lrsweep.analysis`` for the method.
@@ -101,10 +103,10 @@ def estimate_optimum(
 
     q = (1 + level) / 2
     j = cv.best()
-    opts0 = (min_points, 0.0, float(max_span))
+    opts0 = (min_points, 0.0, float(max_span), float(min_span))
     sigma = noise_scale(cv, j, opts0)
     delta = depth * sigma / math.sqrt(max(cv.count[j], 1)) if math.isfinite(sigma) else 0.0
-    opts = (min_points, delta, float(max_span))
+    opts = (min_points, delta, float(max_span), float(min_span))
     fit = fit_curve(cv, *opts)
     notes: list[str] = []
     method = "quadratic" if fit.coef is not None else "grid"

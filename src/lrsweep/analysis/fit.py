@@ -36,19 +36,21 @@ class Fit:
 
 
 def window(x: np.ndarray, mean: np.ndarray, j: int, min_points: int, delta: float,
-           max_span: float) -> tuple[int, int]:
+           max_span: float, min_span: float = 0.0) -> tuple[int, int]:
     """Grow rows [lo, hi] around ``j`` one row at a time, taking the next LR nearest to the
     best in log-LR (the better neighbour on a tie; only the other side once an end is
-    reached), until the
-    window holds ``min_points`` rows and its worst mean is ``delta`` below the best, or (with
-    3 rows or more) it would span more than ``max_span`` decades: a curve is a parabola only
-    near its top, and a window lopsided towards the flatter side of an asymmetric peak
-    would put the vertex too far out on that side."""
+    reached), until the window holds ``min_points`` rows, spans ``min_span`` decades and its
+    worst mean is ``delta`` below the best, or (with 3 rows or more) it would span more than
+    ``max_span`` decades: a curve is a parabola only near its top, and a window lopsided
+    towards the flatter side of an asymmetric peak would put the vertex too far out there.
+    ``min_span`` keeps a fine grid's window as wide as a coarse one's, so the estimate does
+    not change with the grid's spacing."""
     lo = hi = j
     n = mean.size
     while True:
         size = hi - lo + 1
-        if size >= min_points and mean[j] - mean[lo:hi + 1].min() >= delta:
+        if (size >= min_points and mean[j] - mean[lo:hi + 1].min() >= delta
+                and x[hi] - x[lo] >= min_span - 1e-9):
             return lo, hi
         left, right = lo - 1 >= 0, hi + 1 < n
         if not left and not right:
@@ -82,7 +84,7 @@ def quad_peak(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: float
 
 
 def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float,
-              rows: tuple[int, int, int] | None = None) -> Fit:
+              min_span: float = 0.0, rows: tuple[int, int, int] | None = None) -> Fit:
     """The estimate on curve ``cv`` (see ``window`` and ``quad_peak``), or with ``rows``
     (j, lo, hi) given, the fit over those rows as they are (for resampling: the same window
     for every replicate). The vertex is kept within the fitted rows or the gap just beyond
@@ -97,7 +99,7 @@ def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float,
         j = cv.best()
         size, span = min_points, max_span
         while True:  # noise can leave a small window convex: grow it until it has a peak
-            lo, hi = window(x, mean, j, size, delta, span)
+            lo, hi = window(x, mean, j, size, delta, span, min_span)
             peak = quad_peak(x[lo:hi + 1], mean[lo:hi + 1], w[lo:hi + 1], x[j])
             if peak is not None or hi - lo + 1 >= mean.size:
                 break

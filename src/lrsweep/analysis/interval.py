@@ -30,7 +30,7 @@ from ..stats import t_over_z
 from .curve import Curve, seed_mean
 from .fit import Fit, fit_curve
 
-FitOptions = tuple[int, float, float]  # (min_points, delta, max_span)
+FitOptions = tuple[int, float, float, float]  # (min_points, delta, max_span, min_span)
 
 
 def noise_scale(cv: Curve, j: int, opts: FitOptions) -> float:
@@ -51,8 +51,8 @@ def noise_scale(cv: Curve, j: int, opts: FitOptions) -> float:
         if df > 0:
             return float(np.sqrt(np.sum(r * r) / df))
         return math.nan
-    min_points, _, max_span = opts
-    pilot = fit_curve(cv, min_points + 2, 0.0, max_span * 1.5)
+    min_points, _, max_span, min_span = opts
+    pilot = fit_curve(cv, min_points + 2, 0.0, max_span * 1.5, min_span)
     if pilot.coef is not None and pilot.n_points > 3:
         return math.sqrt(pilot.rss / (pilot.n_points - 3))
     return math.nan
@@ -119,11 +119,11 @@ def resolution(cv: Curve, fit: Fit, opts: FitOptions, cell_frac: float,
                model_error: bool = True) -> float:
     """Half-width (log10) that the grid and the model add: the spread of the vertices fitted
     on a smaller and a larger window, and at least ``cell_frac`` of the best point's cell."""
-    min_points, delta, max_span = opts
+    min_points, delta, max_span, min_span = opts
     err = 0.0
     if model_error and fit.coef is not None:
-        for alt in ((max(3, min_points - 2), delta / 2, max_span / 1.5),
-                    (min_points + 2, delta * 2, max_span * 1.5)):
+        for alt in ((max(3, min_points - 2), delta / 2, max_span / 1.5, min_span / 1.5),
+                    (min_points + 2, delta * 2, max_span * 1.5, min_span * 1.5)):
             f2 = fit_curve(cv, *alt)
             if f2.coef is not None:
                 err = max(err, abs(f2.x_hat - fit.x_hat))
