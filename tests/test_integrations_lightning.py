@@ -163,3 +163,42 @@ def test_datamodule_source():
     assert lrsweep.sweep(task, [1e-2], engine="sequential").trials[0].status == "ok"
     with pytest.raises(ConfigError, match="no validation data"):
         task_from_lightning(Net(), train_dataloaders=train, max_steps=4)
+
+
+class _Jittered(torch.utils.data.Dataset):
+    """Random augmentation drawn from torch's RNG in the worker processes."""
+
+    def __init__(self):
+        g = torch.Generator().manual_seed(3)
+        self.x = torch.randn(48, 10, generator=g)
+        self.y = torch.randint(0, 3, (48,), generator=g)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.x[i] + 0.5 * torch.randn(10), self.y[i]
+
+
+class _Recording(Net):
+    seen: list = []
+
+    def training_step(self, batch, batch_idx):
+        _Recording.seen.append(batch[0].clone())
+        return super().training_step(batch, batch_idx)
+
+
+def test_persistent_workers_give_every_lr_of_a_seed_the_same_augmented_batches():
+    train = torch.utils.data.DataLoader(_Jittered(), batch_size=16, shuffle=True,
+                                        num_workers=2, persistent_workers=True)
+    val = torch.utils.data.DataLoader(_Jittered(), batch_size=16)
+    task = task_from_lightning(_Recording(), train_dataloaders=train, val_dataloaders=val,
+                               max_steps=6)
+    seen = {}
+    for lr in (1e-3, 1e-2):
+        _Recording.seen = []
+        lrsweep.sweep(task, [lr], engine="sequential", progress=False)
+        seen[lr] = _Recording.seen
+    assert len(seen[1e-3]) == 6  # two epochs of three batches
+    assert all(torch.equal(a, b) for a, b in zip(seen[1e-3], seen[1e-2]))
+    assert not torch.equal(seen[1e-3][0], seen[1e-3][3])  # the augmentation is random

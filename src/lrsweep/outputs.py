@@ -74,6 +74,7 @@ def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = Fal
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             f.write(text)
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a report is shared like any file
         # re-check just before the move: a store created meanwhile is still never replaced
         check_output(p, overwrite=overwrite, name=name, force_hint=force_hint)
         os.replace(tmp, p)
@@ -82,3 +83,11 @@ def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = Fal
             os.unlink(tmp)
         raise
     return p
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0o666 less the process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..data import SeededBatches
+from ..data import SeededBatches, stop_persistent_workers
 from ..errors import ConfigError
 from ..schedule import Table
 from ..task import Task
@@ -276,6 +276,10 @@ def task_from_lightning(
         # them in the Trainer's sequence: from the second epoch on, the validation that
         # closed the previous epoch, then the training epoch (the sanity check runs under
         # isolate_rng, so it draws nothing that training sees)
+        if epoch == 0:  # each trial starts new workers: their RNG must not run on from
+            # the previous trial (contract 1); within a trial they persist, as in Lightning
+            stop_persistent_workers(train)
+            stop_persistent_workers(val)
         if val is not None and epoch > 0:
             next(iter(val), None)
         for i, b in enumerate(train):
