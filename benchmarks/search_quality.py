@@ -390,8 +390,8 @@ def run_task(name: str, store: str, reps: int, calib: dict[str, Any]) -> list[di
 
 
 def print_tasks(rows: list[dict[str, Any]], reps: int) -> None:
-    print(f"\n3. built-in tasks and the BN CNN against their dense grids ({reps} repetitions, "
-          "seeds disjoint from the dense grid's)")
+    print(f"\n3. built-in tasks and the BN CNN against their dense grids ({reps} repetitions: "
+          "the dense grid's seeds rotated; 'new seeds': five seeds disjoint from them)")
     print(f"{'task':>12} {'method':>23} {'|log2| med':>10} {'max':>6} {'holds':>5} "
           f"{'steps med':>9} {'max':>6} {'regret med':>10} {'max':>7} {'(dense own)':>11}")
     for r in rows:
