@@ -2,10 +2,13 @@
 
 After each round, the interval's half-width is the seeds' part (a Student-t multiple of the
 jackknife standard error) and the resolution part (grid cell, model error) in quadrature.
-The next round removes the larger one: new LRs over the interval and the near-optimal band
-when the resolution dominates (or the fit has no point on one side of the best), one more
-seed at the LRs the fit uses when the seeds' spread dominates. With every seed in use and
-the seeds dominating, new LRs would not shrink the interval: the search is noise-limited.
+The next round removes the larger one: new LRs on a 1/6-decade grid at the estimate (halved
+where already tried) when the resolution dominates, the fit has no point on one side of the
+best, fewer than 5 LRs or a coarser grid there; one more seed at the LRs the fit uses when
+the seeds' spread dominates. With every seed in use and the seeds dominating (or new LRs no
+longer shrinking the interval), the search is noise-limited. Before that, round two brackets
+the one-seed coarse round's best point with every seed (fewer seeds on a finer grid when
+the budget is small).
 """
 
 from __future__ import annotations

@@ -62,22 +62,6 @@ class Curve:
         return (float(below.max()) if below.size else None,
                 float(above.min()) if above.size else None)
 
-    def without_seed(self, s: int) -> Curve:
-        """The same sweep with seed column ``s`` left out (rows left empty are dropped)."""
-        U = np.delete(self.U, s, axis=1)
-        keep = np.any(np.isfinite(U), axis=1)
-        U = U[keep]
-        return Curve(self.x[keep], U, np.delete(self.seeds, s), seed_mean(U),
-                     np.sum(np.isfinite(U), axis=1), self.x_all, self.x_div, self.sign)
-
-    def seed_column(self, s: int) -> Curve:
-        """One seed's own curve."""
-        col = self.U[:, s:s + 1]
-        keep = np.isfinite(col[:, 0])
-        U = col[keep]
-        return Curve(self.x[keep], U, self.seeds[s:s + 1], U[:, 0].copy(),
-                     np.ones(int(keep.sum()), dtype=int), self.x_all, self.x_div, self.sign)
-
 
 def seed_mean(U: np.ndarray) -> np.ndarray:
     """The seed-mean curve of ``U`` (rows: LRs, columns: seeds, nan where missing).
