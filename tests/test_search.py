@@ -202,8 +202,12 @@ def test_cli_search_prints_rounds_and_writes_files(tmp_path, capsys):
         assert (folder / name).exists(), name
     data = json.loads((folder / "search.json").read_text())
     assert len(data["rounds"]) == 2 and data["optimum"]["lr"] > 0
-    trials = json.loads((folder / "sweep.json").read_text())["trials"]
+    sweep_json = json.loads((folder / "sweep.json").read_text())
+    trials = sweep_json["trials"]
     assert len(trials) == sum(r["added"] for r in data["rounds"])
+    assert sweep_json["optimum"]["basis"] in ("seeds", "one-seed")  # sweep.json stores it
+    assert sweep_json["best"]["metric_is"] == "mean over seeds"
+    assert "at the optimum (fitted)" in out or "at the optimum (measured)" in out
     assert data["optimum"]["basis"] == "seeds" and "converged" in data
     # the rerun finds every trial in the store and prints the same optimum
     assert main(["search", "--task", "teacher-mlp", "--steps", "4", "--width", "16",
