@@ -61,9 +61,11 @@ class Row:
         return abs(math.log2(self.predicted / self.measured.lr))
 
     def inside(self) -> str:
-        if self.predicted is None or self.low is None:
+        if self.predicted is None or (self.low is None and self.high is None):
             return "-"
-        return "yes" if self.low <= self.measured.lr <= self.high else "no"
+        lr = self.measured.lr  # an open end (None: the optimum sat at a range edge) holds all
+        inside = (self.low is None or self.low <= lr) and (self.high is None or lr <= self.high)
+        return "yes" if inside else "no"
 
 
 def measure(task_name: str, overrides: dict, grid: list, seeds: tuple, engine: str):
