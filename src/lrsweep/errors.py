@@ -3,6 +3,7 @@ what was expected, and what to do."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
@@ -77,6 +78,12 @@ def user_error(e: BaseException) -> str:
 
     mine = [f for f in frames if user(f)]
     pick = mine[-1] if mine else (frames[-1] if frames else None)
-    where = f" (at {pick.filename}:{pick.lineno} in {pick.name})" if pick else ""
+    where = ""
+    if pick is not None:
+        shown = os.path.abspath(pick.filename)
+        with contextlib.suppress(ValueError):  # another drive (Windows)
+            rel = os.path.relpath(shown)
+            shown = rel if not rel.startswith("..") else shown
+        where = f" (at {shown}:{pick.lineno} in {pick.name})"
     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {first}{where}"

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError, bad_arg
+from .errors import StoreError, bad_arg, closest
 from .fingerprint import (  # noqa: F401 - canonical_json, protocol_diff: re-exported
     FORMAT,
     canonical_json,
@@ -476,8 +476,10 @@ class Store:
                           "FROM studies WHERE name = ?", (name,))
         if not rows:
             names = self.study_names()
-            raise StoreError(f"store {str(self.path)!r} has no study {name!r}. Studies: "
-                             f"{', '.join(names) or 'none'}. See `lrsweep studies "
+            near = closest(name, names)
+            raise StoreError(f"store {str(self.path)!r} has no study {name!r}. "
+                             + (f"Did you mean {near!r}? " if near else "")
+                             + f"Studies: {', '.join(names) or 'none'}. See `lrsweep studies "
                              f"{self.path}`.")
         return rows[0]
 

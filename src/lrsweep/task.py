@@ -336,7 +336,8 @@ class Task:
                               "per epoch), or 0", "Lengthen it, pass warmup_steps=, or "
                               "pass 0 for no warmup.")
         if wu >= total:
-            raise bad_arg("warmup", wu, f"fewer warmup steps than the {total} training steps",
+            raise bad_arg("warmup_steps" if warmup_steps is not None else "warmup_epochs",
+                          warmup_steps if warmup_steps is not None else warmup_epochs, f"a warmup shorter than the {total} training steps (it is {wu})",
                           "Shorten the warmup or lengthen the budget.")
         return (float(epochs) if steps is None else None), total, wu
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import LRSweepError, bad_arg, bad_choice, closest, user_error
+from ..errors import ConfigError, LRSweepError, bad_arg, bad_choice, closest, user_error
 
 log = logging.getLogger("lrsweep")
 
@@ -134,14 +134,19 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         # say which scale they hold (``lrsweep fit`` reads it from there)
         label = args.task + "".join(f"-{k}{v}" for k, v in overrides.items()
                                     if k not in ("device",))
-        task = get_task(args.task, **overrides)
+        try:
+            task = get_task(args.task, **overrides)
+        except ConfigError as e:
+            raise _as_flag(e, overrides) from e
         task.name = label
         # how to rebuild it: the Ray engine rebuilds the task on each worker from this
         task.import_ref = ("lrsweep.examples:get_task",
                            {"name": args.task, **overrides})
         return task, args.task
     if ":" not in args.task:
+        near = closest(args.task, TASKS)
         raise bad_arg("--task", args.task, f"one of {sorted(TASKS)} or package.module:function",
+                      f"Did you mean {near!r}?" if near else
                       "Name a built-in task, or point at a function that returns a Task.")
     mod_name, _, fn_name = args.task.partition(":")
     _cwd_on_path()
@@ -190,6 +195,15 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
     if label:
         task.name = (task.name or fn_name) + label
     return task, fn_name
+
+
+def _as_flag(e: ConfigError, overrides: dict[str, Any]) -> ConfigError:
+    """A Task argument's message, named by the flag that gave it (``--schedule='cosin'``)."""
+    text = str(e)
+    key = text.split("=", 1)[0]
+    if key in overrides:
+        text = "--" + key.replace("_", "-") + text[len(key):]
+    return ConfigError(text)
 
 
 def _cwd_on_path() -> None:

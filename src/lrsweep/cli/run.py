@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..errors import bad_arg
 from .common import (
     add_output_args,
     add_task_args,
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     task, name = task_from_args(args)
     lo, hi = lr_range_from_args(args, name)
+    if args.num is not None and args.num < 2:
+        raise bad_arg("--num", args.num, "at least 2 LRs", "Pass e.g. --num 10.")
     lrs = log_grid(lo, hi, args.num if args.num is not None else 10)
     check_sweep_args(args)
     folder = out_dir(args)
