@@ -93,7 +93,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         result = store.load(args.study)
         study = store.get_study(result.study)
         running = study.running()
-        created = next((s.created for s in store.studies() if s.name == result.study), "")
+        created = store._study_row(result.study)[5]  # not studies(): it reads every study
     proto = result.protocol
     print(f"study {result.study} in {args.path} (fingerprint {study.fingerprint[:12]}, "
           f"created {created[:19].replace('T', ' ')})")
