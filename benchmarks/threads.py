@@ -101,6 +101,8 @@ def main() -> None:
                         for n in counts:
                             t = timed_sweep(task, lrs, engine, n)
                             times.setdefault((load, name, engine, n), []).append(t)
+                            print(f"# {load} {name} {engine} threads={n}: {t:.2f} s "
+                                  f"(load average {os.getloadavg()[0]:.2f})", flush=True)
                 loads.setdefault(load, []).append(os.getloadavg()[0])
         finally:
             for p in procs:

@@ -141,3 +141,22 @@ def test_busy_cores_reads_the_machine():
 def test_bad_threads_is_named(blobs, bad):
     with pytest.raises(lrsweep.ConfigError, match="^threads="):
         lrsweep.sweep(task(blobs, steps=2), [0.1], threads=bad)
+
+
+def test_auto_follows_a_load_that_arrives_during_the_sweep(blobs, two_threads, monkeypatch):
+    monkeypatch.setattr(lt.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(lt, "busy_cores", lambda: 0.0)  # idle at the start: torch's 2
+    monkeypatch.setattr(lt, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(lt, "_own_seconds", lambda: 0.0)  # this process: no CPU time
+    ticks = iter(range(1, 100))
+
+    def cpu_times():  # (busy, total) jiffies: after the first look, one core fully busy
+        k = next(ticks)
+        return (0.0, 0.0) if k == 1 else (100.0 * (k - 1), 200.0 * (k - 1))
+
+    monkeypatch.setattr(lt, "_cpu_times", cpu_times)
+    seen = []
+    res = lrsweep.sweep(task(blobs, steps=2), [0.01, 0.1, 1.0], engine="sequential",
+                        on_result=lambda r: seen.append(torch.get_num_threads()))
+    assert seen == [1, 1, 1]  # rechecked after the first trial, before on_result
+    assert res.threads == [1, 2] and torch.get_num_threads() == 2

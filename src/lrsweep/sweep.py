@@ -132,7 +132,7 @@ def sweep(
     bar = _progress(len(todo) * per_trial, eng.name, "step" if isinstance(t, Task) else "trial",
                     progress) if todo else None
     finished = 0
-    used_threads: int | None = None
+    policy: Any = None  # the sweep's threads (lrsweep.threads.Threads)
 
     def on_steps(n: int) -> None:  # engines report steps as they run (engines.base.advance)
         if bar is not None:
@@ -152,6 +152,8 @@ def sweep(
         if bar is not None:  # a finished trial's whole budget is done (diverged: skipped)
             bar.update(max(0, finished * per_trial - bar.n))
             bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}", refresh=False)
+        if policy is not None:
+            policy.recheck()  # threads="auto": follow a load that came or went
         if on_result is not None and here:  # a peer sweep's result: not trained here
             on_result(r)
 
@@ -159,12 +161,13 @@ def sweep(
         res = SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
                           study=getattr(handle, "name", study), protocol=_protocol(t))
         res.reused = len(specs) - len(todo)
-        res.threads = used_threads  # type: ignore[attr-defined]
+        res.threads = (None if policy is None  # type: ignore[attr-defined]
+                       else sorted(policy.used) if len(policy.used) > 1 else policy.threads)
         return res
 
     try:
         if todo:
-            with sweep_threads(threads, t) as used_threads, progress_hook(on_steps):
+            with sweep_threads(threads, t) as policy, progress_hook(on_steps):
                 if handle is not None:
                     from .lease import run_leased
 

@@ -9,8 +9,10 @@ counts the cores that are idle when the sweep starts and uses at most that many 
 * on an idle machine: torch's setting, unchanged (so never slower than the default);
 * with k of n cores busy: ``n - k`` threads (at least 1), never more than torch's setting.
 
-The count is read from ``/proc/stat`` over a tenth of a second (Linux); elsewhere from the
-one-minute load average. Only a ``Task`` on the CPU is affected; a GPU task, or an
+The count is read from ``/proc/stat`` over a tenth of a second (Linux; elsewhere from the
+one-minute load average), and read again as trials finish (at most every 2 s, this
+process's own CPU time subtracted), so that the count follows a load that comes or goes
+during the sweep; it changes between trials only. Only a ``Task`` on the CPU is affected; a GPU task, or an
 objective function (``sweep(objective, ...)``) that trains wherever it likes, is left alone
 unless ``threads=N`` is given.
 """
@@ -92,26 +94,65 @@ def applies(task: Any) -> bool:
     return isinstance(device, torch.device) and device.type == "cpu"
 
 
-@contextlib.contextmanager
-def sweep_threads(threads: int | str | None, task: Any) -> Iterator[int]:
-    """torch's intra-op threads for the sweep inside, restored after it (also on error).
-    Yields the count in force."""
-    old = torch.get_num_threads()
-    if threads == "auto":
-        new = old
-        if applies(task):
+class Threads:
+    """The thread count of one sweep. Under ``"auto"``, ``recheck()`` (called as trials
+    finish) re-counts the cores other work keeps busy since the last look, its own CPU time
+    subtracted, and moves the count between trials: a load that arrives, or leaves, after
+    the sweep started is followed within ``RECHECK_SECONDS``."""
+
+    def __init__(self, threads: int | str | None, task: Any) -> None:
+        self.torch = torch.get_num_threads()  # the user's setting, restored at the end
+        self.auto = threads == "auto" and applies(task)
+        self.cores = os.cpu_count() or 1
+        if self.auto:
             busy = busy_cores()
-            new = auto_threads(old, busy)
-            if new != old:
+            self.threads = auto_threads(self.torch, busy, self.cores)
+            if self.threads != self.torch:
                 log.info("threads: %d for this sweep instead of torch's %d (about %.1f of %d "
                          "cores busy with other work; threads=None keeps torch's setting)",
-                         new, old, busy or 0.0, os.cpu_count() or 1)
-    else:
-        new = old if threads is None else int(threads)
-    if new != old:
-        torch.set_num_threads(new)
+                         self.threads, self.torch, busy or 0.0, self.cores)
+            self._mark()
+        else:
+            self.threads = self.torch if threads in (None, "auto") else int(threads)
+        self.used = {self.threads}
+
+    def _mark(self) -> None:
+        self._when, self._cpu, self._own = time.monotonic(), _cpu_times(), _own_seconds()
+
+    def recheck(self) -> None:
+        if not self.auto or time.monotonic() - self._when < RECHECK_SECONDS:
+            return
+        before, own, when = self._cpu, self._own, self._when
+        self._mark()
+        if before is None or self._cpu is None or self._cpu[1] <= before[1]:
+            return
+        total = self.cores * (self._cpu[0] - before[0]) / (self._cpu[1] - before[1])
+        others = max(0.0, total - (self._own - own) / max(self._when - when, 1e-9))
+        new = auto_threads(self.torch, others, self.cores)
+        if new != self.threads:
+            log.info("threads: %d -> %d (about %.1f of %d cores now busy with other work)",
+                     self.threads, new, others, self.cores)
+            self.threads = new
+            self.used.add(new)
+            torch.set_num_threads(new)
+
+
+RECHECK_SECONDS = 2.0
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system  # every thread of this process
+
+
+@contextlib.contextmanager
+def sweep_threads(threads: int | str | None, task: Any) -> Iterator[Threads]:
+    """torch's intra-op threads for the sweep inside, restored after it (also on error)."""
+    policy = Threads(threads, task)
+    if policy.threads != policy.torch:
+        torch.set_num_threads(policy.threads)
     try:
-        yield new
+        yield policy
     finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
+        if torch.get_num_threads() != policy.torch:
+            torch.set_num_threads(policy.torch)
