@@ -9,8 +9,8 @@ counts the cores that are idle when the sweep starts and uses at most that many 
 * on an idle machine: torch's setting, unchanged (so never slower than the default);
 * with k of n cores busy: ``n - k`` threads (at least 1), never more than torch's setting.
 
-The count is read from ``/proc/stat`` over a tenth of a second (Linux; elsewhere from the
-one-minute load average), and read again as trials finish (at most every 2 s, this
+The count is read from ``/proc/stat`` over 50 ms (Linux; elsewhere from the
+one-minute load average), and read again as trials finish (at most every 0.5 s, this
 process's own CPU time subtracted), so that the count follows a load that comes or goes
 during the sweep; it changes between trials only. Only a ``Task`` on the CPU is affected; a GPU task, or an
 objective function (``sweep(objective, ...)``) that trains wherever it likes, is left alone
@@ -32,7 +32,7 @@ from .errors import bad_arg
 
 log = logging.getLogger("lrsweep")
 
-SAMPLE_SECONDS = 0.1
+SAMPLE_SECONDS = 0.05
 
 
 def _cpu_times() -> tuple[float, float] | None:
@@ -137,7 +137,7 @@ class Threads:
             torch.set_num_threads(new)
 
 
-RECHECK_SECONDS = 2.0
+RECHECK_SECONDS = 0.5
 
 
 def _own_seconds() -> float:
