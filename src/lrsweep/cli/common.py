@@ -132,8 +132,7 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
     if args.task in TASKS:
         # the name carries the overrides ("teacher-mlp-width256"), so default study names
         # say which scale they hold (``lrsweep fit`` reads it from there)
-        label = args.task + "".join(f"-{k}{v}" for k, v in overrides.items()
-                                    if k not in ("device",))
+        label = args.task + _label(overrides)
         try:
             task = get_task(args.task, **overrides)
         except ConfigError as e:
@@ -191,10 +190,17 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
                       f"It returned {type(task).__name__}.")
     task.import_ref = (args.task, overrides)
     # default study names say which scale they hold, as for the built-in tasks
-    label = "".join(f"-{k}{v}" for k, v in overrides.items() if k not in ("device",))
+    label = _label(overrides)
     if label:
         task.name = (task.name or fn_name) + label
     return task, fn_name
+
+
+def _label(overrides: dict[str, Any]) -> str:
+    """``-width64-epochs2``: the overrides in a default study name (``lrsweep fit`` reads the
+    scale from it)."""
+    return "".join(f"-{k}{v:g}" if isinstance(v, float) else f"-{k}{v}"
+                   for k, v in overrides.items() if k != "device")
 
 
 def _as_flag(e: ConfigError, overrides: dict[str, Any]) -> ConfigError:

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.reused} of {total} trials reused, nothing trained "
               f"({time.perf_counter() - t0:.1f} s)")
     else:
-        threads = getattr(result, "threads", None)
+        # the driver's threads (a Ray sweep trains on its workers, with their own)
+        threads = getattr(result, "threads", None) if result.engine != "ray" else None
         print(f"engine {result.engine}"
               + (f" ({threads} CPU thread{'s' * (threads != 1)})" if threads else "")
               + f", {total - result.reused} trials trained, {time.perf_counter() - t0:.1f} s")
