@@ -2,6 +2,8 @@
 optimum sideways (a shift of the whole curve in log-LR), adds a vertical offset and a smooth
 wiggle that is correlated along LR, plus a little independent noise per trial. The truth is
 the optimum of the seed-mean curve (the expectation over seeds, by Gauss-Hermite quadrature).
+With ``far=(p, k)`` the sideways shifts are heavy-tailed: a fraction ``p`` of the seeds moves
+``k`` times as far as the rest (a contaminated normal), as seeds do on noisy plateaus.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ class JitterCurve:
     fraction of the metric's change one decade from the optimum."""
 
     def __init__(self, i: int, rng: np.random.Generator, *, tau: float | None = None,
-                 corr: float | None = None, white: float = 0.003) -> None:
+                 corr: float | None = None, white: float = 0.003,
+                 far: tuple[float, float] | None = None) -> None:
         self.i = i
         self.kind = "acc" if rng.random() < 0.5 else "loss"
         self.direction = "max" if self.kind == "acc" else "min"
@@ -37,8 +40,11 @@ class JitterCurve:
         self.c = (float(rng.uniform(0.005, 0.03)) if corr is None else corr) * decade
         self.w = white * decade
         self.ell = float(rng.uniform(0.3, 0.8))
-        xs = np.linspace(self.x0 - 1.5, self.x0 + 1.5, 3001)
-        mean = sum(w * self.base(xs - self.tau * z) for z, w in zip(_GH_X, _GH_W))
+        self.p_far, self.k_far = far if far is not None else (0.0, 1.0)
+        xs = np.linspace(self.x0 - 2.5, self.x0 + 2.5, 5001)
+        mean = sum(w * ((1 - self.p_far) * self.base(xs - self.tau * z)
+                        + self.p_far * self.base(xs - self.k_far * self.tau * z))
+                   for z, w in zip(_GH_X, _GH_W))
         k = np.argmax(mean) if self.direction == "max" else np.argmin(mean)
         self.x_true = float(xs[k])
         self.calls = 0
@@ -59,11 +65,22 @@ class JitterCurve:
         r = np.random.default_rng([self.i, seed, 11])
         shift, offset = self.tau * r.standard_normal(), 3 * self.w * r.standard_normal()
         omega, phase = r.standard_normal(30) / self.ell, r.uniform(0, 2 * math.pi, 30)
+        if self.p_far and r.random() < self.p_far:
+            shift *= self.k_far
         if x >= self.x_div + shift / 2:
             return math.nan
         wiggle = math.sqrt(2 / 30) * float(np.sum(np.cos(omega * x + phase)))
         eps = np.random.default_rng([self.i, seed, int(round(x * 1e6)) % 2**31]).standard_normal()
         return float(self.base(x - shift)) + offset + self.c * wiggle + self.w * eps
+
+    def is_far(self, seed: int) -> bool:
+        """Whether ``seed`` is one of the far-shifted ones."""
+        r = np.random.default_rng([self.i, seed, 11])
+        r.standard_normal()
+        r.standard_normal()
+        r.standard_normal(30)
+        r.uniform(0, 2 * math.pi, 30)
+        return bool(self.p_far and r.random() < self.p_far)
 
     def __call__(self, trial: object) -> float:
         """As an objective (``trial.lr``, ``trial.seed``); NaN means diverged."""

@@ -292,6 +292,27 @@ def test_several_seeds_cover_the_seed_mean_optimum_on_jitter_curves():
     assert np.median(errs) < 0.2
 
 
+def test_several_seeds_cover_the_seed_mean_optimum_with_heavy_tailed_seed_shifts():
+    from jitter import JitterCurve
+
+    # one seed in five moves the optimum five times as far sideways as the rest (as seeds do
+    # on noisy plateaus): the seed-mean optimum is pulled towards it, and the interval still
+    # has to hold it
+    rng = np.random.default_rng(6)
+    hits, errs, n, with_far = 0, [], 40, 0
+    for i in range(n):
+        f = JitterCurve(i, rng, tau=float(rng.uniform(0.05, 0.12)), far=(0.2, 5.0))
+        xs = np.arange(f.x0 - 1.5, f.x0 + 1.2, 0.125) + rng.uniform(0, 0.125)
+        opt = estimate_optimum(*f.sweep_arrays(xs, range(5)), f.direction)
+        assert opt.basis == "seeds" and opt.n_seeds == 5
+        with_far += any(f.is_far(s) for s in range(5))
+        hits += (opt.low or 0) <= 10**f.x_true <= (opt.high or math.inf)
+        errs.append(abs(math.log2(opt.lr) - f.x_true * math.log2(10)))
+    assert with_far >= n // 2  # the far seeds are there to be covered
+    assert hits / n >= 0.85  # nominal 90%, 40 instances
+    assert np.median(errs) < 0.2
+
+
 def test_the_interval_always_holds_the_best_measured_lr_and_never_a_diverged_one():
     from jitter import JitterCurve
 

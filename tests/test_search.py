@@ -355,6 +355,24 @@ def test_search_intervals_cover_the_seed_mean_optimum_on_jitter_curves():
     assert np.median(errs) < 0.2
 
 
+def test_search_intervals_cover_with_heavy_tailed_seed_shifts():
+    from jitter import JitterCurve
+
+    rng = np.random.default_rng(78)
+    hits, errs, n, with_far = 0, [], 16, 0
+    for i in range(n):
+        f = JitterCurve(i, rng, tau=float(rng.uniform(0.05, 0.12)), far=(0.2, 5.0))
+        found = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential")
+        opt = found.optimum()
+        assert opt.basis == "seeds"
+        with_far += any(f.is_far(s) for s in {t.seed for t in found.trials})
+        hits += (opt.low or 0) <= 10**f.x_true <= (opt.high or math.inf)
+        errs.append(abs(math.log2(opt.lr) - f.x_true * math.log2(10)))
+    assert with_far >= 6  # a far seed among those used in many of the searches
+    assert hits >= 13  # nominal 90%; 16 instances
+    assert np.median(errs) < 0.2
+
+
 def test_the_default_budget_and_the_extra_seeds():
     from jitter import JitterCurve
 
