@@ -439,7 +439,11 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise self._corrupt(e) from e
         if row is not None and row[0] != fp:
-            raise self._mismatch(name, json.loads(row[1]), proto)
+            try:
+                old = json.loads(row[1])
+            except ValueError as e:
+                raise self._damaged(name, "its protocol", e) from e
+            raise self._mismatch(name, old, proto)
         return Study(self, name, fp, proto, direction, metric)
 
     def _mismatch(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> StoreError:
