@@ -157,3 +157,27 @@ def test_objective_nan_loss_is_diverged():
 
     r = lrsweep.sweep(objective, [0.1], direction="min", engine="sequential")
     assert r.trials[0].status == "diverged"
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """A DataLoader source with no length: the budget must come as steps=."""
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(0)
+        for i in range(64):
+            x = torch.randn(4, generator=g)
+            yield x, (x.sum() > 0).long()
+
+
+def test_iterable_dataset_without_length_trains_by_steps_and_engines_agree():
+    loader = torch.utils.data.DataLoader(_Stream(), batch_size=8)
+    task = lrsweep.Task(lambda: (torch.manual_seed(0), nn.Linear(4, 2))[1], torch.optim.SGD,
+                        loader, loader, steps=12, device="cpu")
+    assert task.batches_per_epoch == -1
+    seq = lrsweep.sweep(task, [0.01, 0.1], engine="sequential", progress=False)
+    vec = lrsweep.sweep(task, [0.01, 0.1], engine="vectorized", progress=False)
+    for a, b in zip(seq.trials, vec.trials):
+        assert a.status == b.status == "ok" and a.steps == b.steps == 12
+        assert a.metric == pytest.approx(b.metric, abs=1e-6)
+    with pytest.raises(lrsweep.LRSweepError, match="epochs=1.*steps="):
+        lrsweep.Task(nn.Linear(4, 2), torch.optim.SGD, loader, loader, epochs=1)

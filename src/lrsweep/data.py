@@ -146,11 +146,8 @@ class IterableData:
                           "a seed, and this torch version gives no way to restart them: pass "
                           "persistent_workers=False.")
 
-    def __len__(self) -> int:
-        try:
-            return len(self.source)  # type: ignore[arg-type]
-        except TypeError:
-            return -1
+    def __len__(self) -> int:  # TypeError when the source has no length (an IterableDataset)
+        return len(self.source)  # type: ignore[arg-type]
 
     def _generators(self) -> list[torch.Generator]:
         gens = []
@@ -237,6 +234,15 @@ class SeededBatches:
 
     def __repr__(self) -> str:
         return f"SeededBatches({self.name}, {self.length} batches per epoch)"
+
+
+def num_batches(data: Any) -> int:
+    """Batches per epoch of a data object from ``make_data``; -1 when the source has no
+    length (a DataLoader over an IterableDataset, a generator-backed re-iterable)."""
+    try:
+        return len(data)
+    except TypeError:
+        return -1
 
 
 def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from . import checks
-from .data import Batch, TensorData, batch_size_of, make_data, to_device
+from .data import Batch, TensorData, batch_size_of, make_data, num_batches, to_device
 from .errors import ConfigError, bad_arg, bad_choice
 from .fingerprint import callable_name as _describe_callable
 from .schedule import SCHEDULES, Table, describe
@@ -201,12 +201,12 @@ class Task:
         # (in-memory tensors already on the device)
         self.val_data = (self.val.tensors if isinstance(self.val, TensorData)
                          else self.val.source)
-        n_batches = len(self.train)
+        n_batches = num_batches(self.train)
         if n_batches == 0:
             raise bad_arg("train_data", "an empty loader", "at least one batch",
                           "The training data yielded no batch; check the dataset and "
                           "batch size (drop_last=True drops a short dataset entirely).")
-        if len(self.val) == 0:
+        if num_batches(self.val) == 0:
             raise bad_arg("val_data", "an empty loader", "at least one batch",
                           "The validation data yielded no batch.")
         self.batches_per_epoch = n_batches  # -1 when unknown
@@ -543,7 +543,7 @@ class Task:
         from . import fingerprint as fp
 
         if isinstance(data, TensorData):  # every byte, hashed once per tensor (cached there)
-            return {"kind": "tensors", "n": data.n, "batches": len(data),
+            return {"kind": "tensors", "n": data.n, "batches": num_batches(data),
                     "batch_size": data.batch_size, "shuffle": data.shuffle,
                     "drop_last": data.drop_last, "tensors": fp.tensors_description(data.tensors)}
         return self._cached(key, data, lambda d: fp.source_description(

@@ -33,7 +33,7 @@ TASK_OVERRIDES: dict[str, tuple[Any, str]] = {
 SWEEP_OPTIONS: dict[str, tuple[Any, str]] = {
     "lr_min": (float, "lowest LR of the grid (default: the task's range)"),
     "lr_max": (float, "highest LR of the grid (default: the task's range)"),
-    "seeds": (str, "an integer N for seeds 0..N-1, or a comma list such as 0,3,7 (default 1)"),
+    "seeds": (str, "an integer N for seeds 0..N-1, or a comma list such as 0,3,7 (default: run 1, search 3)"),
     "engine": (str, "auto, sequential, vectorized or ray (default auto)"),
     "threads": (str, "CPU threads while training: auto (default: the idle cores, at most "
                      "torch's count), torch (torch's own setting) or a number"),
