@@ -308,3 +308,4 @@ def test_a_noise_limited_search_asks_for_more_seeds_with_the_width_they_buy():
     assert math.isfinite(width) and width < opt.ratio
     assert f"a factor of {width:.2f}" in step.text
     assert a.status == "not-converged" and "noise-limited" in a.status_detail
+    assert a.status_text == "noise-limited, not converged"

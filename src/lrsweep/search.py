@@ -13,8 +13,9 @@ the best is tried again.
 
 It stops when the interval's ``high / low`` is at most ``tolerance`` in ``confirm`` rounds in
 a row ("converged"), or when it is noise-limited: the seeds' spread dominates and
-``max_seeds`` are in use, so new LRs would not shrink it (also "converged", with what more
-seeds would buy); or when a budget (``max_rounds``, ``max_trials`` (40 by default),
+``max_seeds`` are in use, so new LRs would not shrink it ("noise-limited", not converged: the
+interval is honest but wider than ``tolerance``, and the stop says what more seeds would buy);
+or when a budget (``max_rounds``, ``max_trials`` (40 by default),
 ``max_steps``) is spent ("not converged"). Calibration: ``benchmarks/search_quality.py``.
 """
 
@@ -275,8 +276,7 @@ def search(
         left = _left(results, max_trials, max_steps, step_cost())
         decision = next_round(results, opt, rounds, pool, len(seed_list), refine_points, left)
         if isinstance(decision, str):
-            stopped = decision
-            converged = decision.startswith("noise-limited")
+            stopped = decision  # noise-limited or nothing left to try: not converged
             break
         plan = decision
         if index == max_rounds:

@@ -186,6 +186,8 @@ class Optimum:
             parts.append(f"diverged at {self.diverged_above:.3g}")
         if self.converged is True:
             parts.append(f"converged ({self.stopped})" if self.stopped else "converged")
+        elif self.converged is False and self.stopped.startswith("noise-limited"):
+            parts.append(f"NOT converged, {self.stopped}")
         elif self.converged is False:
             parts.append(f"NOT converged ({self.stopped})" if self.stopped else "NOT converged")
         s = ", ".join(parts)

@@ -100,7 +100,9 @@ def run_search(args: argparse.Namespace) -> int:
             side = "low" if opt.open_low else "high"
             print(f"  WARNING: the interval is open at the {side} end: widen the range "
                   f"(--lr-min/--lr-max) or allow more rounds")
-        print(f"  {'converged' if opt.converged else 'NOT converged'}: {found.stopped}")
+        state = ("converged" if opt.converged else "NOT converged, noise-limited"
+                 if found.stopped.startswith("noise-limited") else "NOT converged")
+        print(f"  {state}: {found.stopped}")
         if opt.note:
             print(f"  note: {opt.note}")
     # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds

@@ -113,8 +113,11 @@ def _status(opt: Any, search: dict[str, Any] | None) -> tuple[str, str, str]:
     rounds = (search or {}).get("n_rounds")
     after = f" after {rounds} rounds" if rounds else ""
     detail = f"The search stopped{after}: {stopped}." if stopped else ""
-    return ("converged", "converged", detail) if ok else \
-        ("not-converged", "not converged", detail)
+    if ok:
+        return "converged", "converged", detail
+    chip = "noise-limited, not converged" if stopped.startswith("noise-limited") else \
+        "not converged"
+    return "not-converged", chip, detail
 
 
 def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, float] | None = None,
