@@ -164,7 +164,7 @@ class _Stream(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         g = torch.Generator().manual_seed(0)
-        for i in range(64):
+        for _ in range(64):
             x = torch.randn(4, generator=g)
             yield x, (x.sum() > 0).long()
 
