@@ -391,3 +391,19 @@ def test_more_seeds_would_shrink_a_seed_limited_interval():
     assert opt.basis == "seeds"
     assert opt.with_seeds(3) == pytest.approx(opt.ratio, rel=0.25)
     assert opt.with_seeds(10) < opt.with_seeds(5) < opt.with_seeds(3)
+
+
+def test_the_estimate_on_an_asymmetric_top_does_not_drift_with_the_grid_spacing():
+    # a loss that rises exponentially above its optimum and linearly below, as LR curves do:
+    # a window set by a count of rows is wider on a coarser grid and moves the vertex out
+    x0 = -2.3
+
+    def est(step: float, off: float) -> float:
+        xs = np.arange(-4, -0.5, step) + off * step
+        ys = 1 + np.exp(3 * (xs - x0)) - 3 * (xs - x0)
+        o = estimate_optimum(10**xs, [0] * len(xs), ys, ["ok"] * len(xs), "min")
+        return math.log2(o.lr / 10**x0)
+
+    for off in (0.0, 0.37):
+        fine, coarse = est(1 / 8, off), est(1 / 6, off)
+        assert abs(fine) < 0.1 and abs(coarse - fine) < 0.04, (off, fine, coarse)

@@ -55,7 +55,7 @@ def estimate_optimum(
     *,
     band_tol: float = 0.01,
     level: float = 0.9,
-    min_points: int = 5,
+    min_points: int = 4,
     max_span: float = 1.0,
     min_span: float = 0.5,
     n_boot: int = 200,
