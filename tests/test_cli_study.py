@@ -101,7 +101,7 @@ def test_show_reports_running_trials(tmp_path, capsys):
     study.mark_running([lrsweep.TrialSpec(0.1, 0), lrsweep.TrialSpec(1.0, 0)], "sequential")
     rc, out, _ = run_cli(capsys, "show", str(db))  # one study: --study may be left out
     assert rc == 0
-    assert "no finished trial yet" in out and "2 trial(s) running" in out
+    assert "no finished trial yet" in out and "2 trial(s) running, held by no live sweep" in out
     rc, out, _ = run_cli(capsys, "studies", str(db))
     assert out.splitlines()[2].split()[1:6] == ["2", "0", "0", "0", "2"]
 
@@ -316,9 +316,35 @@ def test_kill_9_of_lrsweep_run_then_rerun_completes(tmp_path):
     proc.wait()
     shown = subprocess.run([sys.executable, "-m", "lrsweep", "show", str(db)], env=env,
                            capture_output=True, text=True, timeout=120)
-    assert shown.returncode == 0 and "running, or left by a stopped process" in shown.stdout
+    # the killed sweep's pid is gone: its trials are held by no live sweep
+    assert shown.returncode == 0 and "held by no live sweep: left by a stopped process" in \
+        shown.stdout and "in a live sweep now" not in shown.stdout
     rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
                            timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     with Store(db) as st:
         assert len(st.load("demo").trials) == 8 and st.get_study("demo").running() == []
+
+
+def test_show_tells_trials_a_live_sweep_holds_from_those_left_behind(tmp_path, capsys):
+    import os
+    import time
+
+    from lrsweep import lease
+
+    db = tmp_path / "s.db"
+    study = lrsweep.store.open_study(db, tiny_task(), "half")
+    specs = [lrsweep.TrialSpec(lr, 0) for lr in (0.01, 0.1, 1.0)]
+    study.mark_running(specs, "sequential")
+    live = f"{lease._HOST}:{os.getpid()}:beef"  # this process: alive, heartbeat now
+    with study.store._write() as conn:
+        conn.execute("UPDATE trials SET owner = ?, heartbeat = ? WHERE lr < 0.5",
+                     (live, time.time()))
+    rc, out, _ = run_cli(capsys, "show", str(db))
+    assert rc == 0
+    assert f"2 trial(s) running in a live sweep now (pid {os.getpid()} on {lease._HOST}: 2)" in out
+    assert "1 trial(s) running, held by no live sweep" in out and "lr=1/seed=0" in out
+    with study.store._write() as conn:  # a heartbeat older than the grace period: stopped
+        conn.execute("UPDATE trials SET heartbeat = ?", (time.time() - 3600,))
+    rc, out, _ = run_cli(capsys, "show", str(db))
+    assert "in a live sweep now" not in out and "3 trial(s) running, held by no live sweep" in out

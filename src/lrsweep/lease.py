@@ -62,6 +62,25 @@ def _process_alive(pid: int) -> bool:
         return True
 
 
+def running_holders(study: Any) -> tuple[dict[str, int], list[TrialSpec]]:
+    """A study's running trials: each live sweep holding some ("pid N on host") -> how many,
+    and the trials no live sweep holds (left by a stopped process). A store without lease
+    columns (a read-only schema-1 file) puts every running trial in the second part."""
+    store = study.store
+    if "owner" not in {r[1] for r in store._read("PRAGMA table_info(trials)")}:
+        return {}, study.running()
+    now, live, left = time.time(), {}, []
+    for lr, seed, owner, beat in store._read(
+            "SELECT lr, seed, owner, heartbeat FROM trials WHERE study = ? AND "
+            "status = 'running' ORDER BY lr, seed", (study.name,)):
+        if holder_alive(owner, beat, now, store.grace_period):
+            who = _describe(owner)
+            live[who] = live.get(who, 0) + 1
+        else:
+            left.append(TrialSpec(lr, seed))
+    return live, left
+
+
 def _describe(owner: str) -> str:
     parts = owner.split(":")
     return f"pid {parts[-2]} on {':'.join(parts[:-2])}" if len(parts) >= 3 else owner

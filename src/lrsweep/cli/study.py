@@ -89,10 +89,12 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from ..lease import running_holders
+
     with _open(args.path) as store:
         result = store.load(args.study)
         study = store.get_study(result.study)
-        running = study.running()
+        live, left = running_holders(study) if study.running() else ({}, [])
         created = store._study_row(result.study)[5]  # not studies(): it reads every study
     proto = result.protocol
     print(f"study {result.study} in {args.path} (fingerprint {study.fingerprint[:12]}, "
@@ -104,11 +106,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(result.table())
     else:
         print("no finished trial yet")
-    if running:
-        print(f"{len(running)} trial(s) running, or left by a stopped process "
+    if live:
+        print(f"{sum(live.values())} trial(s) running in a live sweep now ("
+              + ", ".join(f"{who}: {n}" for who, n in live.items())
+              + "); their results land here when they finish")
+    if left:
+        print(f"{len(left)} trial(s) running, held by no live sweep: left by a stopped process "
               "(rerun the same sweep on this store to finish them): "
-              + ", ".join(f"lr={s.lr:.3g}/seed={s.seed}" for s in running[:8])
-              + (" ..." if len(running) > 8 else ""))
+              + ", ".join(f"lr={s.lr:.3g}/seed={s.seed}" for s in left[:8])
+              + (" ..." if len(left) > 8 else ""))
     best = result.best()
     if best is None:
         if result.trials:
