@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from coordcheck import output_change
 from torch import nn
 
 from lrsweep import ConfigError, Task, sweep
@@ -121,17 +122,9 @@ def _output_update(depth, depth_mup, lr=1e-3, base=4, seed=0):
     """Mean |change of the logits| after 3 Adam steps on a fixed batch."""
     torch.manual_seed(seed)
     model = Res(depth, branch_multiplier(depth, base) if depth_mup else 1.0)
-    x = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, 10, (256,), generator=torch.Generator().manual_seed(2))
     params = (depth_param_groups(model, base_depth=base, lr=lr) if depth_mup
               else model.parameters())
-    opt = torch.optim.Adam(params, lr=lr)
-    out0 = model(x).detach()
-    for _ in range(3):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return float((model(x).detach() - out0).abs().mean())
+    return output_change(model, params, lr)
 
 
 def test_coordinate_check_depth_mup_holds_sp_grows():

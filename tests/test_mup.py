@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from coordcheck import output_change
 from torch import nn
 
 from lrsweep import ConfigError, sweep
@@ -120,16 +121,8 @@ def _output_update(width: int, mup: bool, lr: float = 3e-3) -> float:
     torch.manual_seed(0)
     model = Net(width, d_in=16, d_out=10, base_width=64 if mup else None)
     base = Net(64, d_in=16, d_out=10)
-    x = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, 10, (256,), generator=torch.Generator().manual_seed(2))
     params = mup_param_groups(model, base, lr=lr) if mup else model.parameters()
-    opt = torch.optim.Adam(params, lr=lr)
-    out0 = model(x).detach()
-    for _ in range(3):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return float((model(x).detach() - out0).abs().mean())
+    return output_change(model, params, lr)
 
 
 def test_coordinate_check_mup_holds_sp_grows():
