@@ -193,12 +193,13 @@ def test_kill_9_mid_sweep_then_rerun_completes_with_identical_results(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    # what the dead process left: some finished trials, the rest 'running', nothing lost
+    # what the dead process left: some finished trials and the one in flight 'running'
+    # (trials are claimed one at a time), nothing lost
     with Store(db) as st:
         study = st.get_study("k")
         done_before = {t.key: t for t in study.results()}
         assert 3 <= len(done_before) < 8
-        assert len(study.running()) == 8 - len(done_before)
+        assert len(study.running()) <= 1
         assert st.integrity_check() == "ok"
 
     resumed = subprocess.run([sys.executable, str(script), str(db), "k", steps], env=env,

@@ -1,6 +1,8 @@
 """One study, one runner: leases with a heartbeat on running trials.
 
-A sweep on a store *claims* the trials it is about to train: each gets the sweep's owner id
+A sweep on a store *claims* the trials it is about to train, one unit of work at a time (a
+trial, or a stacked group of the vectorized engine), so that N processes on one study share
+its trials as Optuna workers on one storage do. Each claimed trial gets the sweep's owner id
 (``host:pid:token``) and a heartbeat time, which a background thread renews every
 ``heartbeat_interval`` seconds (as Optuna's RDB storage does). Another sweep on the same study
 skips a trial whose holder is alive, waits for its result and includes it when it lands, so
@@ -46,6 +48,13 @@ def holder_alive(owner: str | None, heartbeat: float | None, now: float,
     if host == _HOST and pid.isdigit():
         return _process_alive(int(pid))
     return True
+
+
+def _gone_here(owner: str) -> bool:
+    """Whether ``owner`` ran on this host and its process no longer exists."""
+    parts = owner.split(":")
+    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
 
 
 def _process_alive(pid: int) -> bool:
@@ -98,30 +107,40 @@ class Lease:
         self.grace = float(grace if grace is not None
                            else getattr(store, "grace_period", GRACE_PERIOD))
         self.owner = new_owner()
+        self._failed_before: dict[tuple[float, int], Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------- SQL --------
     def claim(self, specs: Sequence[TrialSpec], engine: str) -> list[TrialSpec]:
         """Take every trial of ``specs`` that is not finished and not held by a live
-        sweep; returns those taken (now running under this lease)."""
+        sweep; returns those taken (now running under this lease). A trial that failed
+        before this sweep began is taken (it is retried); one that a peer finished, failed
+        included, while this sweep runs is not (its result is the peer's to give)."""
         st, now = self.study, time.time()
         taken: list[TrialSpec] = []
         with st.store._write() as conn:
-            rows = {(lr, seed): (status, owner, beat) for lr, seed, status, owner, beat in
-                    conn.execute("SELECT lr, seed, status, owner, heartbeat FROM trials "
-                                 "WHERE study = ?", (st.name,))}
+            if self._failed_before is None:  # the first claim: what failed before us
+                self._failed_before = {
+                    (lr, seed): fin for lr, seed, fin in conn.execute(
+                        "SELECT lr, seed, finished FROM trials WHERE study = ? AND "
+                        "status = 'failed'", (st.name,))}
             for s in specs:
-                status, owner, beat = rows.get((s.lr, s.seed), (None, None, None))
+                row = conn.execute("SELECT status, owner, heartbeat, finished FROM trials "
+                                   "WHERE study = ? AND lr = ? AND seed = ?",
+                                   (st.name, float(s.lr), int(s.seed))).fetchone()
+                status, owner, beat, finished = row or (None, None, None, None)
                 if status in ("ok", "diverged"):
                     continue
+                if status == "failed" and self._failed_before.get((s.lr, s.seed),
+                                                                  "") != finished:
+                    continue  # a peer's result of this sweep
                 if status == "running" and owner and owner != self.owner:
                     if holder_alive(owner, beat, now, self.grace):
                         continue
                     log.warning("study %r: lr=%g seed=%d was held by %s, which %s; taking "
                                 "it over", st.name, s.lr, s.seed, _describe(owner),
-                                "stopped heartbeating" if beat is None or now - beat >
-                                self.grace else "is gone")
+                                "is gone" if _gone_here(owner) else "stopped heartbeating")
                 taken.append(s)
             conn.executemany(
                 "INSERT INTO trials (study, lr, seed, status, engine, started, owner, heartbeat)"
@@ -192,25 +211,34 @@ def _iso(t: float) -> str:
 
 def run_leased(study: Any, specs: Sequence[TrialSpec], engine: str,
                run: Callable[[list[TrialSpec]], None],
-               deliver: Callable[[TrialResult], None]) -> None:
-    """Train ``specs`` of ``study`` once across every sweep working on it: claim what is
-    free and ``run`` it; wait for what live peers hold, ``deliver``-ing their results as they
-    land, and take over (``run``) what a dead peer left."""
+               deliver: Callable[[TrialResult], None],
+               units: Callable[[list[TrialSpec]], list[list[TrialSpec]]] | None = None) -> None:
+    """Train ``specs`` of ``study`` once across every sweep working on it.
+
+    The work is claimed one unit at a time (``units(specs)``: the engine's own grouping,
+    one trial for the sequential engine, one stacked group for the vectorized engine; by
+    default everything at once), and each unit is ``run`` as soon as it is claimed, so N
+    sweeps started on one study share it as they go. What live peers hold is waited for,
+    their results ``deliver``-ed as they land; what a dead peer left is taken over."""
+    groups = units(list(specs)) if units is not None else [list(specs)]
     with Lease(study) as lease:
-        mine = lease.claim(specs, engine)
-        mine_keys = {(s.lr, s.seed) for s in mine}
-        pending = [s for s in specs if (s.lr, s.seed) not in mine_keys]
+        pending: list[TrialSpec] = []  # not ours: finished or held by a peer
+        ran = 0
+        for unit in groups:
+            taken = lease.claim(unit, engine)
+            keys = {(s.lr, s.seed) for s in taken}
+            pending += [s for s in unit if (s.lr, s.seed) not in keys]
+            if taken:
+                run(taken)
+                ran += len(taken)
         if pending:
             held = lease.holders(pending)
             if held:
                 log.warning(
                     "study %r: %d of the %d trials to run are being trained by another live "
-                    "sweep (%s); this sweep runs the other %d and waits for theirs, taking "
-                    "a trial over if its heartbeat stops for %g s", study.name,
-                    sum(held.values()), len(specs), ", ".join(map(_describe, held)),
-                    len(mine), lease.grace)
-        if mine:
-            run(mine)
+                    "sweep (%s); this sweep ran %d and waits for theirs, taking a trial over "
+                    "if its heartbeat stops for %g s", study.name, sum(held.values()),
+                    len(specs), ", ".join(map(_describe, held)), ran, lease.grace)
         poll = min(1.0, max(0.05, lease.grace / 10))
         while pending:
             keys = {(s.lr, s.seed) for s in pending}

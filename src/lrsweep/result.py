@@ -181,7 +181,7 @@ class SweepResult:
                    study=d.get("study"), protocol=d.get("protocol"))
 
     CSV_FIELDS = ("lr", "seed", "status", "metric", "steps", "final_loss", "wall_time",
-                  "engine", "error")
+                  "engine", "group", "error")
 
     def to_csv(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """One row per trial. An existing file is replaced only with ``overwrite=True``;
@@ -199,7 +199,8 @@ class SweepResult:
             w.writerow([repr(t.lr), t.seed, t.status.value,
                         "" if t.metric is None else repr(t.metric), t.steps,
                         repr(t.curve[-1]) if t.curve else "", f"{t.wall_time:.4f}",
-                        t.engine, (t.error or "").splitlines()[0] if t.error else ""])
+                        t.engine, t.group or "",
+                        (t.error or "").splitlines()[0] if t.error else ""])
         return f.getvalue()
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:

@@ -640,7 +640,7 @@ class Study:
                 (self.name, float(result.lr), int(result.seed), result.status.value, metric,
                  json.dumps(list(result.curve), allow_nan=True), int(result.steps),
                  float(result.wall_time), result.engine, result.error,
-                 canonical_json(result.extra or {}), _now(), _now()))
+                 canonical_json(_extra_of(result)), _now(), _now()))
 
     def load(self, *, curves: bool = True) -> SweepResult:
         """The finished trials as a ``SweepResult``."""
@@ -654,12 +654,23 @@ class Study:
         return f"Study({self.name!r}, store={str(self.store.path)!r})"
 
 
+def _extra_of(result: TrialResult) -> dict[str, Any]:
+    """The ``extra`` column: the result's extras, and its stacked group's id (``group``),
+    kept there so that files of this schema need no new column."""
+    extra = dict(result.extra or {})
+    if result.group is not None:
+        extra["group"] = result.group
+    return extra
+
+
 def _to_result(r: dict[str, Any]) -> TrialResult:
+    extra = json.loads(r["extra"] or "{}")
+    group = extra.pop("group", None) if isinstance(extra, dict) else None
     return TrialResult(
         lr=r["lr"], seed=r["seed"], status=Status(r["status"]), metric=r["metric"],
         curve=tuple(json.loads(r["curve"] or "[]")), steps=r["steps"],
         wall_time=r["wall_time"], engine=r["engine"] or "?", error=r["error"],
-        extra=json.loads(r["extra"] or "{}"))
+        extra=extra, group=None if group is None else str(group))
 
 
 def open_study(store: str | os.PathLike[str] | Store, task: Any, study: str | None = None,

@@ -173,8 +173,12 @@ def sweep(
 
                     # one runner per trial: what a live peer sweep trains is waited for,
                     # not trained twice
+                    # one unit (a trial, a stacked group) claimed at a time: N processes
+                    # on one study share its trials
+                    units = getattr(eng, "units", None)
                     run_leased(handle, todo, eng.name, lambda specs: eng.run(t, specs, collect),
-                               lambda r: collect(r, here=False))
+                               lambda r: collect(r, here=False),
+                               None if units is None else (lambda specs: units(t, specs)))
                 else:
                     eng.run(t, todo, collect)
     except BaseException as e:

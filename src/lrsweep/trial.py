@@ -34,6 +34,9 @@ class TrialResult:
 
     ``metric`` is None unless ``status`` is ``ok``. ``curve`` holds the training loss of each
     optimizer step that ran (a diverged trial's curve ends at the step that diverged).
+    ``group`` names the stacked group the trial trained in (the vectorized engine: every
+    trial of one group has the same id, and ``wall_time`` is its equal share of the group's
+    wall time, ``extra["group_wall_time"]``); None for a trial trained alone.
     """
 
     lr: float
@@ -46,6 +49,7 @@ class TrialResult:
     engine: str = "sequential"
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -67,7 +71,11 @@ class TrialResult:
             parts.append(f"metric={self.metric:.6g}")
         if self.curve:
             parts.append(f"final_loss={self.curve[-1]:.4g}")
-        parts += [f"steps={self.steps}", f"{self.wall_time:.2f} s", self.engine]
+        if self.group is not None:
+            parts += [f"steps={self.steps}", f"{self.wall_time:.2f} s (share of group "
+                      f"{self.group})", self.engine]
+        else:
+            parts += [f"steps={self.steps}", f"{self.wall_time:.2f} s", self.engine]
         if self.error:
             first = self.error.splitlines()[0]
             parts.append(f"error={first[:60] + '...' if len(first) > 60 else first!r}")

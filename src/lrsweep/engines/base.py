@@ -39,7 +39,13 @@ class Engine(Protocol):
 
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
         """Run every spec; call ``on_result`` once per trial as it finishes. A trial that
-        raises is reported as failed; the others go on."""
+        raises is reported as failed; the others go on.
+
+        An engine may also define ``units(task, specs) -> list[list[TrialSpec]]``: how it
+        would split ``specs`` into units of work it runs together (one trial each for the
+        sequential engine, one stacked group for the vectorized engine). A sweep on a shared
+        study claims them one unit at a time, so that several processes share the work;
+        without it, a sweep claims all its trials at once."""
 
 
 def get_engine(engine: str | Engine, task: Any = None, **options: Any) -> Engine:

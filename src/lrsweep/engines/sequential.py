@@ -24,6 +24,10 @@ class SequentialEngine:
 
     name = "sequential"
 
+    def units(self, task: Any, specs: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
+        """The units a sweep on a shared study claims one at a time: one trial each."""
+        return [[s] for s in specs]
+
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
         for spec in specs:
             on_result(task.run_trial(spec, self.name))
