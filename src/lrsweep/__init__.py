@@ -1,19 +1,38 @@
-"""lrsweep: find the optimal learning rate by controlled sweeps, and carry it to scale."""
+"""lrsweep: find the optimal learning rate by controlled sweeps, and carry it to scale.
+
+The names below load on first use (PEP 562): ``import lrsweep`` and the read-only commands
+(``lrsweep studies``, ``show``, ``export``, ``report``, ``--version``) do not import torch.
+"""
 
 from __future__ import annotations
 
-from .analysis import Optimum
-from .errors import ConfigError, EngineUnavailable, LRSweepError, StoreError, TrialDiverged
-from .grid import log_grid
-from .lr_finder import lr_finder
-from .objective import Trial
-from .result import SweepResult
-from .search import SearchResult, search
-from .sweep import sweep
-from .task import Task
-from .trial import Status, TrialResult, TrialSpec
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> the submodule that defines it
+_LAZY = {
+    "ConfigError": "errors",
+    "EngineUnavailable": "errors",
+    "LRSweepError": "errors",
+    "StoreError": "errors",
+    "TrialDiverged": "errors",
+    "Optimum": "analysis",
+    "log_grid": "grid",
+    "lr_finder": "lr_finder",
+    "Trial": "objective",
+    "SweepResult": "result",
+    "SearchResult": "search",
+    "search": "search",
+    "sweep": "sweep",
+    "Task": "task",
+    "Status": "trial",
+    "TrialResult": "trial",
+    "TrialSpec": "trial",
+}
 
 __all__ = [
     "ConfigError",
@@ -35,3 +54,44 @@ __all__ = [
     "search",
     "sweep",
 ]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .analysis import Optimum
+    from .errors import ConfigError, EngineUnavailable, LRSweepError, StoreError, TrialDiverged
+    from .grid import log_grid
+    from .lr_finder import lr_finder
+    from .objective import Trial
+    from .result import SweepResult
+    from .search import SearchResult, search
+    from .sweep import sweep
+    from .task import Task
+    from .trial import Status, TrialResult, TrialSpec
+
+
+class _Package(types.ModuleType):
+    """The package's module type. Three public names are functions named like the module
+    that defines them (``search``, ``sweep``, ``lr_finder``); when the import system loads
+    such a submodule it sets it on the package, and this keeps the function there instead,
+    as the eager imports did."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, types.ModuleType) and _LAZY.get(name) == name
+                and value.__name__ == f"{__name__}.{name}" and hasattr(value, name)):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrsweep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -13,41 +13,46 @@
 - ``confirm(task_at_target, predicted)``: a cheap sweep around a prediction that says
   whether the measured optimum falls inside the predicted interval.
 
-The rules and laws are pure numpy; ``mup``, ``depth`` and ``noise`` touch torch models.
+The rules and laws are pure numpy; ``mup``, ``depth`` and ``noise`` touch torch models. The
+names load on first use (PEP 562), so reading a law (``lrsweep report``) imports no torch.
 """
 
 from __future__ import annotations
 
-from .confirmation import Confirmation, confirm
-from .depth import (
-    DepthGroups,
-    block_lr_multiplier,
-    branch_multiplier,
-    depth_optimizer,
-    depth_param_groups,
-)
-from .laws import Law, Prediction, fit_law
-from .mup import (
-    MuOptimizer,
-    MupGroups,
-    MuReadout,
-    attention_scale,
-    base_shapes,
-    mup_optimizer,
-    mup_param_groups,
-    mup_readout_,
-)
-from .noise import NoiseScale, estimate_noise_scale
-from .rules import (
-    Step,
-    Transferred,
-    batch_rule,
-    depth_rule,
-    horizon_rule,
-    optimizer_family,
-    transfer,
-    width_rule,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the submodule that defines it
+_LAZY = {
+    "Confirmation": "confirmation",
+    "DepthGroups": "depth",
+    "Law": "laws",
+    "MuOptimizer": "mup",
+    "MuReadout": "mup",
+    "MupGroups": "mup",
+    "NoiseScale": "noise",
+    "Prediction": "laws",
+    "Step": "rules",
+    "Transferred": "rules",
+    "attention_scale": "mup",
+    "base_shapes": "mup",
+    "batch_rule": "rules",
+    "block_lr_multiplier": "depth",
+    "branch_multiplier": "depth",
+    "confirm": "confirmation",
+    "depth_optimizer": "depth",
+    "depth_param_groups": "depth",
+    "depth_rule": "rules",
+    "estimate_noise_scale": "noise",
+    "fit_law": "laws",
+    "horizon_rule": "rules",
+    "mup_optimizer": "mup",
+    "mup_param_groups": "mup",
+    "mup_readout_": "mup",
+    "optimizer_family": "rules",
+    "transfer": "rules",
+    "width_rule": "rules",
+}
 
 __all__ = [
     "Confirmation",
@@ -79,3 +84,48 @@ __all__ = [
     "transfer",
     "width_rule",
 ]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .confirmation import Confirmation, confirm
+    from .depth import (
+        DepthGroups,
+        block_lr_multiplier,
+        branch_multiplier,
+        depth_optimizer,
+        depth_param_groups,
+    )
+    from .laws import Law, Prediction, fit_law
+    from .mup import (
+        MuOptimizer,
+        MupGroups,
+        MuReadout,
+        attention_scale,
+        base_shapes,
+        mup_optimizer,
+        mup_param_groups,
+        mup_readout_,
+    )
+    from .noise import NoiseScale, estimate_noise_scale
+    from .rules import (
+        Step,
+        Transferred,
+        batch_rule,
+        depth_rule,
+        horizon_rule,
+        optimizer_family,
+        transfer,
+        width_rule,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
