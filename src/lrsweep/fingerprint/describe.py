@@ -3,7 +3,8 @@
 Tensors and arrays by a hash of their bytes, modules by class, fields, parameters, buffers,
 hooks and children, functions by their code, closure cells, defaults and the globals they
 read (recursively, with a cycle guard), objects of user classes by their class's code and
-their fields. Code from installed libraries is named, not hashed.
+their fields. Code from installed libraries is named, not hashed; the script a user runs
+(`__main__`: a file, `python -c`, standard input, a notebook) is user code and is hashed.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ _LIBRARIES = {"torch", "numpy", "lrsweep", "builtins", "functools", "operator", 
 
 
 # ------------------------------------------------------------ library or user code ----
+# The script a user runs (``python train.py``, ``python -c``, an interactive session, a
+# notebook's cells) is ``__main__`` (``__mp_main__`` in a multiprocessing child): user code,
+# though it has no file in the interactive cases and starts with "_".
+_USER_MAIN = {"__main__", "__mp_main__"}
+
+
 @functools.cache
 def _library_module(name: str) -> bool:
     top = name.split(".")[0]
-    if top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ()) or top.startswith("_"):
-        return True
+    if top in _USER_MAIN:
+        return False
+    if top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ()):
+        return True  # the stdlib's names include its private modules (_abc, _operator, ...)
     mod = sys.modules.get(name)
     path = getattr(mod, "__file__", None)
     if mod is not None and path is None:
@@ -44,6 +53,8 @@ def _library_module(name: str) -> bool:
 def is_library(obj: Any) -> bool:
     """True for code from an installed library (named, not hashed), False for user code."""
     module = getattr(obj, "__module__", None)
+    if module is None and isinstance(obj, (types.FunctionType, type)):
+        return False  # code run by exec() in a namespace without __name__: user code
     if not isinstance(module, str):
         module = type(obj).__module__
     return _library_module(module or "builtins")
