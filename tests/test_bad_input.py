@@ -382,10 +382,10 @@ CLI_CASES = {  # name: (argv, what the one line on stderr must contain)
 }
 BEHAVIOUR = {  # name: (argv, what stdout must contain), exit code 0
     "task from the current folder": (["run", "--task", "mymod:make", "--num", "2", "--quiet",
-                                      "--out", "mine"], "best lr:"),
+                                      "--out", "mine"], "best lr measured:"),
     "version": (["--version"], f"lrsweep {lrsweep.__version__}"),
     "studies of a read-only store": (["studies", "ro"], "obj"),
-    "show of a read-only store": (["show", "ro"], "best lr: 0.01"),
+    "show of a read-only store": (["show", "ro"], "best lr measured: 0.01"),
 }
 
 

@@ -19,7 +19,7 @@ def test_run_writes_outputs_and_prints_best(tmp_path, capsys):
                "--out", str(tmp_path), *FAST])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "best lr:" in out and "accuracy" in out
+    assert "best lr measured:" in out and "optimum: lr =" in out and "accuracy" in out
     assert (tmp_path / "lrsweep.db").exists()
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]  # OUT/<study>/
     for name in ("sweep.json", "sweep.csv", "sweep.png"):
@@ -81,7 +81,7 @@ def test_task_from_import_path(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))
     rc = main(["run", "--task", "mytasks:make", "--lr-min", "0.01", "--lr-max", "1",
                "--out", str(tmp_path / "o"), *FAST])
-    assert rc == 0 and "best lr:" in capsys.readouterr().out
+    assert rc == 0 and "best lr measured:" in capsys.readouterr().out
     assert main(["run", "--task", "mytasks:not_a_task", "--out", str(tmp_path / "p")]) == 2
     assert "returning lrsweep.Task" in capsys.readouterr().err
     assert main(["run", "--task", "nosuchmodule:make", "--out", str(tmp_path / "q")]) == 2

@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -71,9 +72,74 @@ def test_studies_lists_counts_and_best_lr(store, capsys):
     mlp = lines["mlp"]
     # trials ok diverged failed running
     assert mlp[1:6] == ["12", str(12 - n_div), str(n_div), "0", "0"]
-    assert float(mlp[6]) == pytest.approx(best.lr, rel=1e-3)
+    # the answer (the estimate over every trial), then the best LR measured
+    assert float(mlp[6]) == pytest.approx(res.optimum().lr, rel=1e-3)
+    assert mlp[8] == "2"  # the estimate's seeds
+    assert float(mlp[9]) == pytest.approx(best.lr, rel=1e-3)
+    assert mlp[10] == f"accuracy(max)={best.metric:.4f}"
     assert lines["obj"][1:6] == ["4", "3", "0", "1", "0"]
-    assert float(lines["obj"][6]) == pytest.approx(0.01)
+    assert float(lines["obj"][9]) == pytest.approx(0.01)
+
+
+def _field(text: str, pattern: str) -> float:
+    m = re.search(pattern, text)
+    assert m, (pattern, text)
+    return float(m.group(1))
+
+
+def test_show_studies_and_report_state_one_answer(tmp_path, capsys):
+    """A study whose trials came from a run and then from a search (other LRs, more seeds):
+    show, studies, the report and the Python API give the same optimum and the same best
+    LR measured, both over every trial of the study; a lucky LR that one seed ran does not
+    become the best."""
+    db = tmp_path / "lrsweep.db"
+    task = tiny_task()
+    lrsweep.sweep(task, lrsweep.log_grid(1e-2, 10.0, 7), seeds=3, store=db, study="s",
+                  engine="sequential")
+    lrsweep.sweep(task, lrsweep.log_grid(3e-2, 3.0, 5), seeds=1, store=db, study="s",
+                  engine="sequential")  # one seed only: not comparable with the 3-seed LRs
+    res = Store(db).load("s")
+    opt, best = res.optimum(), res.best()
+    assert best.seeds == (0, 1, 2) and best.n_lrs >= 2
+    rc, show, _ = run_cli(capsys, "show", str(db))
+    assert rc == 0
+    assert _field(show, r"optimum: lr = (\S+)") == pytest.approx(opt.lr, rel=1e-3)
+    assert _field(show, r"best lr measured: (\S+)") == pytest.approx(best.lr, rel=1e-3)
+    assert "mean over 3 seeds (0, 1, 2)" in show
+    rc, studies, _ = run_cli(capsys, "studies", str(db))
+    row = studies.splitlines()[2].split()
+    assert float(row[6]) == pytest.approx(opt.lr, rel=1e-3)
+    assert float(row[9]) == pytest.approx(best.lr, rel=1e-3)
+    html_path = tmp_path / "r.html"
+    assert main(["report", str(db), "-o", str(html_path)]) == 0
+    head = html_path.read_text()
+    head = head[head.index('id="answer"'):head.index('id="metric"')]
+    from lrsweep.plot.fmt import fmt_lr
+
+    assert f"lr = {fmt_lr(opt.lr)}" in head and f"lr {fmt_lr(best.lr)}" in head
+    assert "mean over 3 seeds" in head
+
+
+def test_a_one_seed_best_is_labelled_as_one_seeds():
+    trials = [lrsweep.TrialResult(lr, 0, "ok", 0.5 + 0.1 * i, steps=1)
+              for i, lr in enumerate((1e-3, 1e-2, 1e-1))]
+    best = lrsweep.SweepResult(trials, "max", "accuracy").best()
+    assert best.one_seed and best.label == "seed 0 only"
+    assert best.to_dict()["metric_is"] == "one seed's"
+    assert "seed 0 only" in best.text("accuracy")
+
+
+def test_best_compares_the_same_seeds():
+    """An LR that fewer seeds ran is not ranked against the LRs that every seed ran, and
+    an LR where a seed diverged is never best."""
+    t = lrsweep.TrialResult
+    trials = [t(1e-3, s, "ok", 0.80 + 0.01 * s, steps=1) for s in range(3)]
+    trials += [t(1e-2, s, "ok", 0.85, steps=1) for s in range(3)]
+    trials += [t(3e-3, 0, "ok", 0.99, steps=1)]            # one lucky seed
+    trials += [t(1e-1, 0, "ok", 0.999, steps=1), t(1e-1, 1, "diverged", None, steps=1),
+               t(1e-1, 2, "ok", 0.999, steps=1)]
+    best = lrsweep.SweepResult(trials, "max", "accuracy").best()
+    assert best.lr == 1e-2 and best.seeds == (0, 1, 2) and best.n_lrs == 2
 
 
 def test_show_prints_protocol_table_best_and_optimum(store, capsys):
@@ -82,17 +148,17 @@ def test_show_prints_protocol_table_best_and_optimum(store, capsys):
     res = Store(store).load("mlp")
     assert "Sequential + SGD, batch_size=32, steps=15" in out
     assert res.table() in out
-    assert f"best lr: {res.best().lr:.4g}" in out
-    assert "optimum: " in out
+    assert f"best lr measured: {res.best().lr:.4g}" in out
+    assert f"optimum: lr = {res.optimum().lr:.4g}" in out
     rc, out, _ = run_cli(capsys, "show", str(store), "--study", "obj", "--protocol")
-    assert rc == 0 and '"code_sha"' in out and "best lr: 0.01" in out
+    assert rc == 0 and '"code_sha"' in out and "best lr measured: 0.01" in out
 
 
 def test_show_degrades_to_best_without_analysis(store, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "lrsweep.analysis", None)  # import fails
     rc, out, _ = run_cli(capsys, "show", str(store), "--study", "mlp")
     assert rc == 0
-    assert "best lr:" in out and "not estimated" in out
+    assert "best lr measured:" in out and "not estimated" in out
 
 
 def test_show_reports_running_trials(tmp_path, capsys):

@@ -16,7 +16,7 @@ import lrsweep
 from lrsweep.cli import main
 from lrsweep.plot.fmt import fmt_lr
 from lrsweep.report import build_report, is_report
-from lrsweep.report.facts import answer
+from lrsweep.report.facts import Recipe, answer
 from lrsweep.store import Store
 from lrsweep.trial import Status, TrialResult
 
@@ -56,7 +56,7 @@ def test_the_answer_comes_first_with_its_interval(tmp_path):
     head = html[answer_at:html.index('id="metric"')]
     assert f"lr = {fmt_lr(opt.lr)}" in head
     assert fmt_lr(opt.low) in head and fmt_lr(opt.high) in head
-    assert "One seed" in head and "--seeds 3" in head  # what it covers, what to do
+    assert "One seed" in head and "seeds=3" in head  # what it covers, what to do
     assert "one sweep, not refined" in head
 
 
@@ -107,19 +107,56 @@ def test_protocol_fields_are_all_shown():
 
 
 # --------------------------------------------------------------------------- the facts ----
+RECIPE = Recipe(("--task", "teacher-mlp", "--width", "64"), ("--out", "out"), "w64",
+                "out/lrsweep.db", "lrsweep.examples.get_task('teacher-mlp', width=64)",
+                (1e-5, 0.1, 9), None, {})
+
+
 def test_next_steps_follow_the_evidence():
     one = sweep_result()
-    a = answer(one.optimum(), metric_name="accuracy")
-    assert any(s.cli == "--seeds 3" for s in a.next) and a.status == "single-sweep"
+    a = answer(one.optimum(), metric_name="accuracy", recipe=RECIPE, lr_range=(1e-5, 0.1))
+    [more] = [s for s in a.next if "--seeds 3" in s.cli]
+    assert a.status == "single-sweep"
+    # the whole command: the task, its overrides, the same grid, where the study lives
+    assert more.cli.startswith("lrsweep run --task teacher-mlp --width 64 --lr-min 1e-5 "
+                               "--lr-max 1e-1 --num 9 --seeds 3")
+    assert more.cli.endswith("--out out --study w64")
+    assert "seeds=3" in more.api and "store='out/lrsweep.db'" in more.api \
+        and "study='w64'" in more.api and "get_task('teacher-mlp', width=64)" in more.api
     # several seeds, converged search: use it
     many = sweep_result(seeds=(0, 1, 2))
     a = answer(many.optimum(), metric_name="accuracy",
                search={"stopped": "converged", "n_rounds": 4})
     assert a.status == "converged" and a.next[0].text.startswith("Use lr")
     assert "Over 3 seeds" in a.meaning
-    # stopped by its budget: run longer
-    a = answer(many.optimum(), search={"stopped": "max_rounds", "n_rounds": 6})
-    assert a.status == "not-converged" and any("--max-rounds 9" == s.cli for s in a.next)
+    # stopped by its rounds: more rounds, from the search's own settings
+    rc = dataclasses.replace(RECIPE, search={"lr_min": 1e-5, "lr_max": 0.1, "max_rounds": 6})
+    a = answer(many.optimum(), search={"stopped": "max_rounds=6: not converged",
+                                       "n_rounds": 6}, recipe=rc)
+    assert a.status == "not-converged"
+    [go] = [s for s in a.next if "--max-rounds" in s.cli]
+    assert "--max-rounds 9" in go.cli and "--max-trials" not in go.cli
+    assert go.cli.startswith("lrsweep search --task teacher-mlp --width 64 --lr-min 1e-5")
+
+
+def test_the_suggestion_answers_the_stop_reason():
+    """A spent max_trials asks for more trials (more rounds would rerun the same result);
+    the tolerance printed is the search's (2**0.5 by default), never a constant."""
+    many = sweep_result(seeds=(0, 1, 2))
+    rc = dataclasses.replace(RECIPE, search={"lr_min": 1e-5, "lr_max": 0.1, "max_trials": 40,
+                                             "tolerance": 2**0.5})
+    a = answer(many.optimum(), recipe=rc, search={
+        "stopped": "budget spent (max_trials=40): not converged; raise the budget",
+        "n_rounds": 4})
+    [go] = [s for s in a.next if s.cli]
+    assert "--max-trials 80" in go.cli and "--max-rounds" not in go.cli
+    assert "max_trials=80" in go.api and "1.41" in go.text
+    # a single sweep suggests a search with the search's own tolerance
+    wide = dataclasses.replace(many.optimum(), low=1e-4, high=1e-2)
+    a = answer(wide, recipe=RECIPE)
+    [s] = [s for s in a.next if "search" in s.cli]
+    assert "at most 1.41" in s.text and "1.19" not in s.text
+    assert s.cli.startswith("lrsweep search --task teacher-mlp --width 64 --lr-min")
 
 
 def test_best_at_the_edge_says_widen_the_range():
@@ -129,8 +166,8 @@ def test_best_at_the_edge_says_widen_the_range():
     result = lrsweep.SweepResult(trials, "max", "accuracy")
     opt = result.optimum()
     assert opt.at_high_edge
-    a = answer(opt, lr_range=(lrs[0], lrs[-1]))
-    assert any(s.cli == f"--lr-max {fmt_lr(lrs[-1] * 100)}" for s in a.next)
+    a = answer(opt, lr_range=(lrs[0], lrs[-1]), recipe=RECIPE)
+    assert any(f"--lr-max {fmt_lr(lrs[-1] * 100)}" in s.cli for s in a.next)
     assert a.warnings and "highest" in a.warnings[0]
     html = build_report(result)
     assert "optimum may lie above the range" in html or "highest one tried" in html
@@ -159,7 +196,7 @@ def test_nothing_finished_says_so():
     result = lrsweep.SweepResult(trials, "max", "accuracy", study="all-diverged")
     html = build_report(result)
     assert "no optimum" in html and "Every LR diverged" in html
-    assert "--lr-max 1e-2" in html
+    assert "lrsweep.log_grid(0.0001, 0.01, " in html  # below the first divergence
 
 
 # ----------------------------------------------------------------- search and the API ----
@@ -302,10 +339,24 @@ def test_a_noise_limited_search_asks_for_more_seeds_with_the_width_they_buy():
     opt = sweep_result(seeds=(0, 1, 2)).optimum()
     assert opt.basis == "seeds"
     limited = dataclasses.replace(opt, converged=False, stopped="noise-limited: ...")
-    a = answer(limited, search={"stopped": limited.stopped, "n_rounds": 3})
-    [step] = [s for s in a.next if s.cli == "--seeds 6"]
-    width = opt.with_seeds(6)
+    rc = dataclasses.replace(RECIPE, search={"lr_min": 1e-5, "lr_max": 0.1, "max_seeds": 5,
+                                             "max_trials": 40})
+    a = answer(limited, search={"stopped": limited.stopped, "n_rounds": 3}, recipe=rc)
+    [step] = [s for s in a.next if "--max-seeds 7" in s.cli]
+    assert "--max-trials 80" in step.cli
+    width = opt.with_seeds(7)
     assert math.isfinite(width) and width < opt.ratio
     assert f"a factor of {width:.2f}" in step.text
     assert a.status == "not-converged" and "noise-limited" in a.status_detail
     assert a.status_text == "noise-limited, not converged"
+
+
+def test_rounds_caption_is_true_to_the_figure():
+    from lrsweep.report.page import rounds_caption
+
+    rows = [{"ratio": r} for r in (3.59, 3.45, 44.36, 21.4, 4.55)]
+    text = rounds_caption(rows)
+    assert "narrows from round to round" not in text and "narrowed from round" not in text
+    assert "x3.59 → x3.45 → x44.36" in text
+    assert "narrowed from round to round" in rounds_caption([{"ratio": 4.0},
+                                                             {"ratio": 2.0}])

@@ -52,7 +52,28 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool = False,
             raise ConfigError(
                 f"{name}={str(p)!r}: the file exists. Pass {force_hint} to replace it, or "
                 "choose another name.")
+    check_folder(p, name)
     return p
+
+
+def check_folder(path: Path, name: str = "path") -> None:
+    """The folder ``path`` would be written into is a folder, or can be made one, that this
+    process can write into (nothing is created here); the message names the file."""
+    probe = path.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{name}={str(path)!r}: cannot be written: {probe} is a file, not "
+                          "a folder. Pass a path in a folder.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{name}={str(path)!r}: cannot be written: the folder {probe} is "
+                          "read-only. Pass a file in a folder you can write to.")
+
+
+def _write_error(p: Path, name: str, e: OSError) -> ConfigError:
+    why = e.strerror or str(e)
+    return ConfigError(f"{name}={str(p)!r}: cannot be written ({why}). Pass a file in a "
+                       "folder you can write to.")
 
 
 def _is_sqlite_sidecar(p: Path) -> bool:
@@ -69,8 +90,11 @@ def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = Fal
     """Write ``text`` to ``path`` after ``check_output``, atomically (temporary file, then
     ``os.replace``). Creates missing parent folders."""
     p = check_output(path, overwrite=overwrite, name=name, force_hint=force_hint)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as e:  # a read-only disk, no space, a folder that vanished...
+        raise _write_error(p, name, e) from e
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             f.write(text)
@@ -78,6 +102,10 @@ def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = Fal
         # re-check just before the move: a store created meanwhile is still never replaced
         check_output(p, overwrite=overwrite, name=name, force_hint=force_hint)
         os.replace(tmp, p)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _write_error(p, name, e) from e
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -18,23 +18,46 @@ from .trial import Status, TrialResult
 
 @dataclass(frozen=True)
 class Best:
-    """The best LR of a sweep: ``metric`` is the mean over its finished ``seeds`` (``sd``
-    their standard deviation, None with one seed). A best LR never diverged (``status`` is
-    always ok)."""
+    """The best measured LR of a sweep: ``metric`` is the mean over ``seeds`` (``sd`` their
+    standard deviation, None with one seed), compared only at the ``n_lrs`` LRs that every
+    one of those seeds ran (a mean over other seeds at another LR would rank seed luck). A
+    best LR never diverged (``status`` is always ok). With one seed it is that seed's best
+    (``one_seed``), not a mean."""
 
     lr: float
     metric: float
     seeds: tuple[int, ...]
     sd: float | None = None
     status: Status = Status.OK
+    n_lrs: int = 1
 
     @property
     def ok(self) -> bool:
         return True
 
+    @property
+    def one_seed(self) -> bool:
+        return len(self.seeds) == 1
+
+    @property
+    def label(self) -> str:
+        """What ``metric`` is: "seed 0 only" or "mean over 3 seeds (0, 1, 2)"."""
+        if self.one_seed:
+            return f"seed {self.seeds[0]} only"
+        return f"mean over {len(self.seeds)} seeds ({', '.join(map(str, self.seeds))})"
+
+    def text(self, metric_name: str = "metric") -> str:
+        """"lr 0.0118: accuracy 0.9285, mean over 3 seeds (0, 1, 2), at the 6 LRs they all
+        ran"; a one-seed best says it is one seed's."""
+        where = "" if self.n_lrs < 2 else (
+            f", best of the {self.n_lrs} LRs it ran" if self.one_seed
+            else f", best of the {self.n_lrs} LRs they all ran")
+        return f"lr {self.lr:.4g}: {metric_name} {self.metric:.4f}, {self.label}{where}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "metric": self.metric, "metric_is": "mean over seeds",
-                "seeds": list(self.seeds), "sd": self.sd}
+        return {"lr": self.lr, "metric": self.metric,
+                "metric_is": "one seed's" if self.one_seed else "mean over seeds",
+                "seeds": list(self.seeds), "sd": self.sd, "n_lrs": self.n_lrs}
 
 
 class SweepResult:
@@ -84,19 +107,77 @@ class SweepResult:
         return sum(vals) / len(vals) if vals else None  # type: ignore[arg-type]
 
     def best(self) -> Best | None:
-        """The LR with the best mean metric over its seeds, with that mean (never an LR where
-        a seed diverged, nor a failed trial). Not the luckiest seed: with several seeds the
-        best single trial is often a neighbour's."""
+        """The best measured LR: the best mean metric over seeds, compared only at the LRs
+        that the same seeds all ran (the most seeds any LR has), never an LR where a seed
+        diverged, nor a failed trial. Not the luckiest seed: an LR tried on fewer seeds
+        (a search's coarse first round) is not ranked on their luck. ``optimum()`` is the
+        answer (the estimate between the LRs); this is the best point measured."""
+        sets: dict[float, tuple[int, ...]] = {}
+        for lr, group in self.by_lr().items():
+            if any(t.status is Status.DIVERGED for t in group):
+                continue
+            done = tuple(sorted({t.seed for t in group if t.ok}))
+            if done:
+                sets[lr] = done
+        if not sets:
+            return None
+        k = max(len(v) for v in sets.values())
+        # the seed set of size k that most LRs ran (ties: the lowest seeds)
+        counts: dict[tuple[int, ...], int] = defaultdict(int)
+        for v in sets.values():
+            if len(v) == k:
+                counts[v] += 1
+        seeds = min(counts, key=lambda v: (-counts[v], v))
         best_lr, best_val = None, None
-        for lr in self.lrs:
+        for lr, v in sets.items():
+            if v != seeds:
+                continue
             m = self.mean_metric(lr)
             if m is not None and (best_val is None or self._better(m, best_val)):
                 best_lr, best_val = lr, m
         if best_lr is None or best_val is None:
             return None
         vals = [t.metric for t in self.by_lr()[best_lr] if t.ok]
-        seeds = tuple(sorted(t.seed for t in self.by_lr()[best_lr] if t.ok))
-        return Best(best_lr, best_val, seeds, _sd(vals))  # type: ignore[arg-type]
+        return Best(best_lr, best_val, seeds, _sd(vals), n_lrs=counts[seeds])  # type: ignore[arg-type]
+
+    def tied_best(self) -> list[float]:
+        """The LRs whose mean metric equals the best measured one (on the same seeds): more
+        than one when the metric cannot tell them apart (saturated, or a small validation
+        set)."""
+        best = self.best()
+        if best is None:
+            return []
+        out = []
+        for lr, group in self.by_lr().items():
+            m = self.mean_metric(lr)
+            seeds = tuple(sorted({t.seed for t in group if t.ok}))
+            if m is not None and seeds == best.seeds and abs(m - best.metric) <= 1e-9:
+                out.append(lr)
+        return out
+
+    def saturated(self) -> str:
+        """A warning, or "": several LRs tie at the best measured metric, e.g. accuracy 1.0
+        on every seed (a saturated metric: it cannot rank them, so the optimum is anywhere
+        among them)."""
+        ties = self.tied_best()
+        if len(ties) < 2:
+            return ""
+        best = self.best()
+        assert best is not None
+        from .analysis import METRIC_BOUNDS
+
+        lo, hi = METRIC_BOUNDS.get(self.metric_name, (None, None))
+        bound = hi if self.direction == "max" else lo
+        where = f"{len(ties)} LRs ({ties[0]:.3g} to {ties[-1]:.3g})"
+        seeds = "on every seed" if len(best.seeds) > 1 else f"on seed {best.seeds[0]}"
+        if bound is not None and abs(best.metric - bound) <= 1e-9:
+            return (f"Saturated metric: {where} tie at {self.metric_name} {best.metric:g} "
+                    f"{seeds}, so the metric cannot tell them apart and the optimum is "
+                    "anywhere among them. Score a harder validation set, or the validation "
+                    "loss.")
+        return (f"Tie: {where} reach the same best {self.metric_name} {best.metric:.4g} "
+                f"{seeds}; the validation set is too small to rank them (use more "
+                "validation data, or the validation loss).")
 
     def as_dict(self) -> dict[float, float]:
         """LR -> mean metric over seeds (nan where the LR diverged or failed)."""
@@ -221,8 +302,9 @@ class SweepResult:
 
     def __repr__(self) -> str:
         best = self.best()
-        b = "none" if best is None else f"lr={best.lr:.3g} {self.metric_name}={best.metric:.4g}"
-        return f"SweepResult({len(self.trials)} trials, best {b})"
+        b = "none" if best is None else (f"lr={best.lr:.3g} {self.metric_name}="
+                                         f"{best.metric:.4g} ({best.label})")
+        return f"SweepResult({len(self.trials)} trials, best measured {b})"
 
 
 def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:

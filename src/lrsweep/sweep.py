@@ -49,17 +49,22 @@ def check_lrs(lrs: Any) -> list[float]:
     return sorted(set(out))
 
 
-def check_seeds(seeds: Any) -> list[int]:
+def check_seeds(seeds: Any, name: str = "seeds") -> list[int]:
+    """The seeds to run: an integer is a count (``3``: seeds 0, 1, 2), a sequence names the
+    seeds themselves (``(0, 5, 9)``), as in ``search`` and the CLI's ``--seeds``."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = (seeds,)
+        if seeds < 1:
+            raise bad_arg(name, seeds, "a count >= 1 or a sequence of seeds",
+                          f"Pass e.g. {name}=3 (seeds 0, 1, 2) or {name}=(0, 5, 9).")
+        return list(range(seeds))
     try:
         vals = list(seeds)
     except TypeError:
         vals = None
-    if not vals or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                           for s in vals):
-        raise bad_arg("seeds", seeds, "a non-empty sequence of integers >= 0",
-                      "Pass e.g. seeds=(0, 1, 2).")
+    if isinstance(seeds, (str, bytes)) or not vals or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in vals):
+        raise bad_arg(name, seeds, "a count >= 1 or a non-empty sequence of integers >= 0",
+                      f"Pass e.g. {name}=3 (seeds 0, 1, 2) or {name}=(0, 5, 9).")
     return sorted(set(vals))
 
 
@@ -85,7 +90,8 @@ def sweep(
     Args:
         task: a ``Task``, or ``objective(trial) -> metric`` (then ``direction=`` is required).
         lrs: the LRs; default ``log_grid(*lr_range, num)``.
-        seeds: data-order (and dropout) seeds; several give a noise estimate.
+        seeds: data-order (and dropout) seeds: a count (``3``: seeds 0, 1, 2) or the seeds
+            themselves (``(0, 5, 9)``); several give a noise estimate. Default: seed 0.
         engine: ``"auto"``, ``"sequential"``, ``"vectorized"``, ``"ray"`` or an Engine.
         store: None (in memory), a path to a SQLite file, or a store object; finished trials
             found there are reused, never recomputed.

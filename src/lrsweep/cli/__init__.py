@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LRSweepError as e:
-        print(f"lrsweep: error: {e}", file=sys.stderr)
+        from .flags import as_flags
+
+        text = " ".join(str(e).split())  # one line, whatever the message held
+        print(f"lrsweep: error: {as_flags(text)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()

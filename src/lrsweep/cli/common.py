@@ -135,8 +135,8 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         label = args.task + _label(overrides)
         try:
             task = get_task(args.task, **overrides)
-        except ConfigError as e:
-            raise _as_flag(e, overrides) from e
+        except ConfigError as e:  # a built-in task takes every override flag
+            raise _as_flag(e, TASK_OVERRIDES) from e
         task.name = label
         # how to rebuild it: the Ray engine rebuilds the task on each worker from this
         task.import_ref = ("lrsweep.examples:get_task",
@@ -180,8 +180,9 @@ def task_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         pass
     try:
         task = fn(**overrides)
-    except LRSweepError:
-        raise  # lrsweep's own message (a Task argument, ...) already says what to do
+    except LRSweepError as e:
+        # lrsweep's own message (a Task argument, ...), with the flags that were passed
+        raise _as_flag(e, overrides) from e
     except Exception as e:  # the user's code: its error and where it happened
         raise LRSweepError(f"--task {args.task}: {fn_name}() raised "
                            f"{user_error(e)}") from e
@@ -203,13 +204,14 @@ def _label(overrides: dict[str, Any]) -> str:
                    for k, v in overrides.items() if k != "device")
 
 
-def _as_flag(e: ConfigError, overrides: dict[str, Any]) -> ConfigError:
-    """A Task argument's message, named by the flag that gave it (``--schedule='cosin'``)."""
-    text = str(e)
-    key = text.split("=", 1)[0]
-    if key in overrides:
-        text = "--" + key.replace("_", "-") + text[len(key):]
-    return ConfigError(text)
+def _as_flag(e: LRSweepError, keys: Any) -> LRSweepError:
+    """A Task argument's message in the CLI's words: the flags that set ``keys``
+    (``--schedule='cosin': ...``, ``use --device cpu``, ``Pass --batch-size``)."""
+    from .flags import as_flags
+
+    names = {k: "--" + k.replace("_", "-") for k in keys if k in TASK_OVERRIDES}
+    return type(e)(as_flags(str(e), names)) if isinstance(e, ConfigError) else \
+        LRSweepError(as_flags(str(e), names))
 
 
 def _cwd_on_path() -> None:
@@ -325,7 +327,9 @@ def check_image_path(path: str | Path, name: str) -> Path:
         raise bad_arg(name, str(path), f"an image file ending in one of "
                       f"{', '.join('.' + f for f in formats)}",
                       f"Pass e.g. {name} {p.with_suffix('.png')}.")
-    check_writable_dir(p.parent if str(p.parent) else Path("."), name)
+    from ..outputs import check_folder
+
+    check_folder(p, name)  # the message names the file passed, not its folder
     return p
 
 

@@ -50,9 +50,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = Path(args.source) / "report.html"
     else:
         out = Path(safe_name(src.result.study) + ".html")
+    from ..outputs import check_output
+    from ..report import is_report
+
+    # refused before the report is built: a read-only folder, a foreign file, a store
+    check_output(out, overwrite=args.force or is_report(out), name="--output",
+                 force_hint="--force")
     try:
         text = build_report(src.result, search=src.search, law=src.law,
-                            fingerprint=src.fingerprint, source=src.origin)
+                            fingerprint=src.fingerprint, source=src.origin,
+                            recipe=_recipe(src))
     except ImportError as e:
         from ..errors import LRSweepError
 
@@ -63,12 +70,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_run_report(result: Any, out: Path, *, search: Any = None,
-                     store: Any = None) -> list[Path]:
+def _recipe(src: Source) -> Any:
+    """The recipe the run kept in the study's folder, with the store as read here (the
+    path given to ``lrsweep report``); the Python calls on ``task`` without one."""
+    from dataclasses import replace
+
+    from ..report import Recipe
+    from .answer import load_recipe
+
+    recipe = load_recipe(src.folder)
+    store = src.store
+    if recipe is None:
+        return Recipe(study=src.result.study if store else None, store=store)
+    if store is None:
+        return recipe
+    where = (["--out", str(Path(store).parent)] if Path(store).name == "lrsweep.db"
+             else ["--store", store])
+    return replace(recipe, store=store, where_args=tuple(where))
+
+
+def write_run_report(result: Any, out: Path, *, search: Any = None, store: Any = None,
+                     optimum: Any = None, recipe: Any = None) -> list[Path]:
     """The report of the run just made, for ``lrsweep run`` / ``lrsweep search``: next to
     its plot in ``out``/STUDY/report.html, and as ``out``/report.html (the latest run's, the
     file to open). Earlier reports are replaced; another file of that name is kept, with a
-    warning. Nothing (and a warning) without matplotlib."""
+    warning. Nothing (and a warning) without matplotlib. ``optimum``: the answer printed
+    (default: the estimate over ``result``); ``recipe``: how to run more trials into the
+    study (the report's next steps carry it)."""
     from ..errors import LRSweepError
     from ..report import build_report, write_report
     from .common import study_dir
@@ -85,7 +113,8 @@ def write_run_report(result: Any, out: Path, *, search: Any = None,
         except Exception as e:  # the report is a bonus on top of the run's files
             log.warning("report: the store could not be read (%s)", e)
     try:
-        text = build_report(result, search=search, law=law, fingerprint=fingerprint)
+        text = build_report(result, search=search, law=law, fingerprint=fingerprint,
+                            optimum=optimum, recipe=recipe)
     except ImportError as e:
         log.warning("no report written: %s (pip install matplotlib)", e)
         return []
@@ -107,6 +136,7 @@ class Source:
     fingerprint: str | None = None
     law: Any = None
     folder: Path | None = None                # the study's folder of a run's --out
+    store: str | None = None                  # the store read (as given), None for a JSON
 
 
 def _search_of(folder: Path | None, result: Any) -> dict[str, Any] | None:
@@ -195,4 +225,4 @@ def load_source(source: str | Path, study: str | None = None, *,
         law = find_law(store, result.study)
     folder = study_folder(out, result.study)
     search = _search_of(folder, result) or _search_of(out, result)
-    return Source(result, str(p), search, fp, law, folder=folder)
+    return Source(result, str(p), search, fp, law, folder=folder, store=str(p))

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from ..errors import bad_arg
+from .answer import answer_lines, optimum_of, recipe_from_args, save_recipe, study_result
 from .common import (
     add_output_args,
     add_task_args,
@@ -48,43 +49,36 @@ def run(args: argparse.Namespace) -> int:
     lrs = log_grid(lo, hi, args.num if args.num is not None else 10)
     check_sweep_args(args)
     folder = out_dir(args)
-    result = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
-                   store=resolve_store(args), study=args.study, **sweep_kwargs(args),
-                   tensorboard=args.tensorboard)
+    store = resolve_store(args)
+    ran = sweep(task, lrs, seeds=parse_seeds(args.seeds), engine=args.engine or "auto",
+                store=store, study=args.study, **sweep_kwargs(args),
+                tensorboard=args.tensorboard)
+    # the answer is over every trial of the study, whichever command ran them
+    result = study_result(store, ran.study, ran)
+    total = len(ran.trials)
     print(f"task {name}: {task}")
-    total = len(result.trials)
-    print(f"study {result.study!r} in {resolve_store(args)}"
-          + (f" (resumed: {result.reused} of {total} trials reused)" if result.reused else ""))
+    print(f"study {result.study!r} in {store}"
+          + (f" (resumed: {ran.reused} of {total} trials reused)" if ran.reused else ""))
+    if len(result.trials) > total:
+        print(f"the study holds {len(result.trials)} trials ({total} of this run's grid); "
+              "the table and the answer are over all of them")
     print(result.table())
-    best = result.best()
-    if best is None:
-        print("no trial finished: every LR diverged or failed; lower --lr-max.")
-    else:
-        print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f}, mean over "
-              f"{len(best.seeds)} seed{'s' if len(best.seeds) > 1 else ''})")
-        _print_optimum(result)
-    for path in write_outputs(result, study_dir(folder, result.study), "sweep"):
+    opt, why = optimum_of(result)
+    for line in answer_lines(result, opt, why=why):
+        print(line)
+    recipe = recipe_from_args(args, result.study, grid=(lo, hi, len(lrs)))
+    files = study_dir(folder, result.study)
+    for path in write_outputs(result, files, "sweep") + [save_recipe(files, recipe)]:
         print(f"wrote {path}")
-    for path in write_run_report(result, folder, store=resolve_store(args)):
+    for path in write_run_report(result, folder, store=store, optimum=opt, recipe=recipe):
         print(f"wrote {path}")
-    if result.reused >= total:
-        print(f"{result.reused} of {total} trials reused, nothing trained "
+    if ran.reused >= total:
+        print(f"{ran.reused} of {total} trials reused, nothing trained "
               f"({time.perf_counter() - t0:.1f} s)")
     else:
         # the driver's threads (a Ray sweep trains on its workers, with their own)
         threads = getattr(result, "threads", None) if result.engine != "ray" else None
         print(f"engine {result.engine}"
               + (f" ({threads} CPU thread{'s' * (threads != 1)})" if threads else "")
-              + f", {total - result.reused} trials trained, {time.perf_counter() - t0:.1f} s")
+              + f", {total - ran.reused} trials trained, {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def _print_optimum(result: object) -> None:
-    try:
-        opt = result.optimum()  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    except Exception as e:  # the estimate is a bonus on top of the table
-        print(f"optimum: not estimated ({e})")
-        return
-    print(f"optimum: {opt}")

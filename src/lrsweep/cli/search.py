@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
+from .answer import answer_lines, recipe_from_args, save_recipe, study_result
 from .common import (
     add_output_args,
     add_task_args,
@@ -56,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    from ..plot import plot_sweep, round_labels
+    from ..plot.data import trial_rounds
     from ..search import search
 
     t0 = time.perf_counter()
@@ -77,48 +81,42 @@ def run_search(args: argparse.Namespace) -> int:
                    band_tol=args.band_tol, **sweep_kwargs(args),
                    tensorboard=args.tensorboard,
                    on_round=lambda r: print(r.summary(), flush=True))
-    print(found.result.table())
+    # the answer is over every trial of the study, whichever command ran them
+    store = resolve_store(args)
+    result = study_result(store, found.result.study, found.result)
     opt = found.optimum()
+    if {t.key for t in result.trials} != {t.key for t in found.trials}:
+        print(f"the study holds {len(result.trials)} trials ({len(found.trials)} run by this "
+              "search); the table and the answer are over all of them")
+        opt = replace(result.optimum(**found.options), converged=found.converged,
+                      stopped=found.stopped)
+    print(result.table())
     print(f"stopped after {len(found.rounds)} rounds, {len(found.trials)} trials, "
           f"{found.steps_used} trial-steps")
-    if not opt.found:
-        print(f"no optimum: {opt.note}")
-    else:
-        print(f"optimum: lr = {opt.lr:.4g}   ({opt.interval_text()})")
-        if opt.metric is not None:
-            how = "fitted" if opt.metric_fitted else "measured"
-            print(f"  {found.result.metric_name} at the optimum ({how}): {opt.metric:.4f}")
-        if opt.best_lr is not None and opt.best_metric is not None:
-            print(f"  best measured lr: {opt.best_lr:.4g} ({found.result.metric_name} = "
-                  f"{opt.best_metric:.4f}, mean over seeds)")
-        if opt.band is not None:
-            print(f"  band (within {opt.band_tol:.0%} of the best): "
-                  f"[{opt.band[0]:.4g}, {opt.band[1]:.4g}]")
-        if opt.diverged_above is not None:
-            print(f"  diverged at: {opt.diverged_above:.4g} (the first divergence above the best)")
-        if opt.open_low or opt.open_high:
-            side = "low" if opt.open_low else "high"
-            print(f"  WARNING: the interval is open at the {side} end: widen the range "
-                  f"(--lr-min/--lr-max) or allow more rounds")
-        state = ("converged" if opt.converged else "NOT converged, noise-limited"
-                 if found.stopped.startswith("noise-limited") else "NOT converged")
-        print(f"  {state}: {found.stopped}")
-        if opt.note:
-            print(f"  note: {opt.note}")
+    for line in answer_lines(result, opt, stopped=found.stopped):
+        print(line)
+    settings = {"lr_min": lo, "lr_max": hi, **{k: getattr(args, k) for k in (
+        "tolerance", "max_rounds", "max_trials", "max_steps", "max_seeds", "points",
+        "refine_points", "band_tol")}}
+    recipe = recipe_from_args(args, result.study, search=settings)
     # the files of `lrsweep run` (the plot with the rounds coloured) and the rounds
-    folder = study_dir(folder, found.result.study)
-    written = [found.result.to_json(folder / "sweep.json", overwrite=True),
-               found.result.to_csv(folder / "sweep.csv", overwrite=True)]
+    folder = study_dir(folder, result.study)
+    written = [result.to_json(folder / "sweep.json", overwrite=True),
+               result.to_csv(folder / "sweep.csv", overwrite=True)]
     try:
-        found.plot(folder / "sweep.png")
+        plot_sweep(result, folder / "sweep.png", optimum=opt,
+                   rounds=trial_rounds(found.rounds), round_labels=round_labels(found))
         written.append(folder / "sweep.png")
     except ImportError as e:
         print(f"no plot written: {e}")
     path = folder / "search.json"
-    path.write_text(json.dumps(found.to_dict(), indent=1, default=str))
-    written.append(path)
-    written += write_run_report(found.result, out_dir(args), search=found,
-                                store=resolve_store(args))
+    record = found.to_dict()
+    record["optimum"] = opt.to_dict()
+    record["settings"] = settings
+    path.write_text(json.dumps(record, indent=1, default=str))
+    written += [path, save_recipe(folder, recipe)]
+    written += write_run_report(result, out_dir(args), search=found, store=store,
+                                optimum=opt, recipe=recipe)
     for p in written:
         print(f"wrote {p}")
     print(f"engine {found.result.engine}, {time.perf_counter() - t0:.1f} s")

@@ -72,17 +72,31 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
+    from .answer import optimum_of
+
     with _open(args.path) as store:
         infos = store.studies()
+        results = {s.name: store.load(s.name) for s in infos if s.ok}
     if not infos:
         print(f"{args.path}: no study yet")
         return 0
-    rows = [("study", "trials", "ok", "diverged", "failed", "running", "best lr", "best metric",
-             "created")]
+    # the answer `show` and `report` give: the estimate over all of the study's trials,
+    # and the best LR measured (a mean over the same seeds)
+    rows = [("study", "trials", "ok", "diverged", "failed", "running", "optimum lr",
+             "interval", "seeds", "best lr measured", "best metric", "created")]
     for s in infos:
+        res = results.get(s.name)
+        opt = optimum_of(res)[0] if res is not None else None
+        best = res.best() if res is not None else None
+        found = opt is not None and opt.found
+        interval = "-" if not found else (f"x{opt.ratio:.2f}" if opt.low and opt.high
+                                          else "open")
+        seeds = "-" if not found else (
+            f"{opt.n_seeds}" if opt.basis == "seeds" else "1")
+        best_metric = "-" if best is None else f"{s.metric}({s.direction})={best.metric:.4f}"
         rows.append((s.name, str(s.trials), str(s.ok), str(s.diverged), str(s.failed),
-                     str(s.running), _fmt(s.best_lr, ".3e"),
-                     f"{s.metric} ({s.direction}) {_fmt(s.best_metric, '.4f')}",
+                     str(s.running), _fmt(opt.lr if found else None, ".3e"), interval, seeds,
+                     _fmt(None if best is None else best.lr, ".3e"), best_metric,
                      s.created[:19].replace("T", " ")))
     print(_table(rows))
     return 0
@@ -115,13 +129,11 @@ def cmd_show(args: argparse.Namespace) -> int:
               "(rerun the same sweep on this store to finish them): "
               + ", ".join(f"lr={s.lr:.3g}/seed={s.seed}" for s in left[:8])
               + (" ..." if len(left) > 8 else ""))
-    best = result.best()
-    if best is None:
-        if result.trials:
-            print("best lr: none (every finished trial diverged or failed)")
-        return 0
-    print(f"best lr: {best.lr:.4g}  ({result.metric_name} = {best.metric:.4f})")
-    print(_optimum_line(result))
+    from .answer import answer_lines, optimum_of
+
+    opt, why = optimum_of(result)
+    for line in answer_lines(result, opt, why=why):
+        print(line)
     return 0
 
 
@@ -138,17 +150,6 @@ def _protocol_line(p: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _optimum_line(result: Any) -> str:
-    """The analysis estimate when ``lrsweep.analysis`` is there; the table's best stands in
-    for it otherwise (the estimate is a bonus, never a reason to fail ``show``)."""
-    try:
-        return f"optimum: {result.optimum()}"
-    except ImportError:
-        return "optimum: not estimated (lrsweep.analysis unavailable); best lr above"
-    except (LRSweepError, ValueError, ArithmeticError) as e:
-        return f"optimum: not estimated ({e})"
-
-
 def cmd_plot(args: argparse.Namespace) -> int:
     from .common import check_image_path
 
@@ -156,11 +157,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
         check_image_path(args.output, "--output")
     with _open(args.path) as store:
         result = store.load(args.study)
-    out = Path(args.output or f"{_safe(result.study)}.png")
-    if out.parent != Path("."):
-        out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_image_path(args.output or f"{_safe(result.study)}.png", "--output")
     try:
+        if out.parent != Path("."):
+            out.parent.mkdir(parents=True, exist_ok=True)
         result.plot(out)
+    except OSError as e:
+        raise LRSweepError(f"--output={str(out)!r}: cannot be written "
+                           f"({e.strerror or e}). Pass a file in a folder you can write "
+                           "to.") from e
     except ImportError as e:
         raise LRSweepError(f"plot needs matplotlib and lrsweep.plot ({e}). Install it with "
                            "pip install matplotlib (or pip install 'lrsweep[plot]').") from e

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .facts import answer
+from .next_steps import Recipe
 from .page import GENERATOR, page
 
-__all__ = ["build_report", "is_report", "write_report"]
+__all__ = ["Recipe", "build_report", "is_report", "write_report"]
 
 
 def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[Any, int], dict[str, Any]]:
@@ -31,11 +32,14 @@ def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[Any, int], dic
     if isinstance(search, dict):
         raw = search.get("rounds") or []
         stopped = search.get("stopped", "")
+        stop = search.get("stop") or stopped
     else:
         raw = search.rounds
         stopped = search.stopped
+        stop = getattr(search, "stop", None) or stopped
     rows = rounds_plot_data(raw)
-    return rows, trial_rounds(rows), {"stopped": stopped, "n_rounds": len(rows)}
+    return rows, trial_rounds(rows), {"stopped": str(stopped), "stop": stop,
+                                      "n_rounds": len(rows)}
 
 
 def _law_block(law: Any, target: float | None = None) -> dict[str, Any] | None:
@@ -57,13 +61,17 @@ def _law_block(law: Any, target: float | None = None) -> dict[str, Any] | None:
 
 def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: Any = None,
                  law_target: float | None = None, fingerprint: str | None = None,
-                 title: str | None = None, source: str | None = None) -> str:
+                 title: str | None = None, source: str | None = None,
+                 recipe: Recipe | None = None) -> str:
     """The report of ``result`` (a ``SweepResult``) as an HTML string.
 
     ``search``: the ``SearchResult`` (or its ``to_dict()``) that produced ``result``, for
     the rounds; ``optimum``: the estimate to report (default: ``result.optimum()``);
     ``law``: a fitted ``Law`` to show across scales; ``fingerprint``: the store's key of the
-    protocol (default: computed from ``result.protocol``).
+    protocol (default: computed from ``result.protocol``); ``recipe``: how to run more
+    trials into the study (the CLI's task flags, the store and the study), so that every
+    next step the report suggests runs as printed (default: the Python calls on ``task``,
+    with the result's store and study when it has them).
     """
     from .. import __version__
     from ..fingerprint import fingerprint as protocol_fingerprint
@@ -87,15 +95,21 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
         opt = optimum_from_trials(result.trials, result.direction)
     best = result.best()
     lrs = result.lrs
+    protocol = dict(result.protocol or {})
+    if recipe is None:
+        store = getattr(result, "store", None)
+        recipe = Recipe(study=result.study if store else None,
+                        store=None if store is None else str(store))
     ans = answer(opt, metric_name=result.metric_name,
                  lr_range=(lrs[0], lrs[-1]) if lrs else None,
                  search=info if search is not None else None,
                  n_failed=sum(t.status.value == "failed" for t in result.trials),
-                 best=None if best is None else (best.lr, best.metric))
+                 best=best, recipe=recipe, batch_size=_batch_size(protocol),
+                 optimizer=protocol.get("optimizer"), n_lrs=len(lrs),
+                 saturated=result.saturated())
     figs = {"metric": figures.metric_svg(data) if result.trials else None,
             "zoom": figures.zoom_svg(data), "loss": figures.loss_svg(data),
             "rounds": figures.rounds_svg(rows, data) if rows else None}
-    protocol = dict(result.protocol or {})
     if fingerprint is None and protocol:
         fingerprint = protocol_fingerprint(protocol)
     kind = "search" if rows else "sweep"
@@ -103,7 +117,8 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
         f"{protocol.get('model') or protocol.get('objective') or 'lrsweep'} {kind}")
     better = "higher is better" if result.direction == "max" else "lower is better"
     seeds = len(result.seeds)
-    meta = (f"{len(result.trials)} trials, {len(lrs)} LRs x {seeds} seed"
+    meta = (f"{len(result.trials)} trials, {len(lrs)} LR{'s' if len(lrs) != 1 else ''} x "
+            f"{seeds} seed"
             f"{'s' if seeds != 1 else ''}, engine {result.engine}"
             + (f", {len(rows)} search rounds" if rows else "")
             + (f"; from {source}" if source else ""))
@@ -117,6 +132,20 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
                 protocol=protocol, fingerprint=fingerprint, law=_law_block(law, law_target),
                 generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 version=__version__)
+
+
+def _batch_size(protocol: dict[str, Any]) -> int | None:
+    """The training batch size a protocol records (None when it does not)."""
+    train = protocol.get("train_data")
+    if isinstance(train, str):  # an older store kept the description as text
+        import ast
+
+        try:
+            train = ast.literal_eval(train)
+        except (ValueError, SyntaxError):
+            return None
+    size = train.get("batch_size") if isinstance(train, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
 
 
 def is_report(path: str | os.PathLike[str]) -> bool:

@@ -14,7 +14,7 @@ from ..plot.fmt import fmt_lr, fmt_metric
 from .facts import Answer
 from .style import CSS
 
-__all__ = ["GENERATOR", "esc", "page", "render_value"]
+__all__ = ["GENERATOR", "esc", "page", "render_value", "rounds_caption"]
 
 GENERATOR = "lrsweep report"
 
@@ -153,7 +153,7 @@ def _rounds_table(rows: Sequence[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         seeds = r["seeds"]
-        what = f"{len(r['lrs'])} LRs"
+        what = f"{len(r['lrs'])} LR{'s' if len(r['lrs']) != 1 else ''}"
         if seeds:
             what += f" × seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
         if r["added"] is not None:
@@ -167,6 +167,25 @@ def _rounds_table(rows: Sequence[dict[str, Any]]) -> str:
     cells = "".join(_cell("th", h, i in (1, 2)) for i, h in enumerate(head))
     return (f'<div class="table-wrap"><table class="data"><thead><tr>{cells}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def rounds_caption(rows: Sequence[dict[str, Any]]) -> str:
+    """The rounds figure's caption, true to it: how the interval's high/low went from round
+    to round (it can widen: a new LR or seed can show the top to be less sure)."""
+    ratios = [r.get("ratio") for r in rows]
+    shown = " → ".join(f"x{v:.2f}" if v else "open" for v in ratios)
+    text = ("Each round adds LRs (or seeds) where the optimum is still uncertain; blue: the "
+            "optimum and its interval after the round.")
+    if len(ratios) < 2:
+        return text
+    known = [v for v in ratios if v]
+    if len(known) == len(ratios) and all(b <= a * 1.001 for a, b in zip(known, known[1:])):
+        trend = "narrowed from round to round"
+    elif len(known) == len(ratios) and known[-1] < known[0]:
+        trend = "narrowed overall, though not every round"
+    else:
+        trend = "did not narrow steadily"
+    return f"{text} Its high/low {trend}: {shown}."
 
 
 def _cell(tag: str, value: Any, left: bool = False) -> str:
@@ -213,8 +232,7 @@ def page(*, title: str, meta: str, answer: Answer, metric_label: str, result: An
     if rounds:
         sections.append(_section(
             "rounds", "Search rounds", esc(search_text),
-            _figure(figures.get("rounds"), "Each round adds LRs where the optimum is still "
-                    "uncertain; its interval narrows from round to round.")
+            _figure(figures.get("rounds"), esc(rounds_caption(rounds)))
             + _rounds_table(rounds)))
         toc.append(("rounds", "search rounds"))
     summary = (f"{n} trials: {counts['ok']} ok, {counts['diverged']} diverged, "
