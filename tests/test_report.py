@@ -360,3 +360,13 @@ def test_rounds_caption_is_true_to_the_figure():
     assert "x3.59 → x3.45 → x44.36" in text
     assert "narrowed from round to round" in rounds_caption([{"ratio": 4.0},
                                                              {"ratio": 2.0}])
+
+
+def test_the_reports_search_defaults_are_the_codes():
+    import inspect
+
+    from lrsweep.report.next_steps import SEARCH_DEFAULTS
+
+    sig = inspect.signature(lrsweep.search).parameters
+    for name, value in SEARCH_DEFAULTS.items():
+        assert sig[name].default == value, name

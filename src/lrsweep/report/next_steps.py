@@ -11,12 +11,13 @@ from __future__ import annotations
 import inspect
 import math
 import shlex
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..plot.fmt import fmt_lr
 
-__all__ = ["Recipe", "Step", "search_defaults", "stop_kind", "next_steps"]
+__all__ = ["SEARCH_DEFAULTS", "Recipe", "Step", "next_steps", "search_defaults", "stop_kind"]
 
 #: search settings that the CLI has a flag for: name -> flag
 SEARCH_FLAGS = {"tolerance": "--tolerance", "max_rounds": "--max-rounds",
@@ -87,12 +88,20 @@ class Recipe:
                    d.get("seeds"), dict(d.get("search") or {}))
 
 
-def search_defaults() -> dict[str, Any]:
-    """``search()``'s own defaults (tolerance, max_trials, ...), read from its signature so
-    that the report's numbers follow the code."""
-    from ..search import search
+#: ``search()``'s defaults for the settings the steps quote (kept here so that a report
+#: imports no torch; tests/test_report.py checks them against ``search``'s signature)
+SEARCH_DEFAULTS: dict[str, Any] = {"tolerance": 2**0.5, "max_rounds": 6, "max_trials": 40,
+                                   "max_steps": None, "max_seeds": None, "points": None,
+                                   "refine_points": 4, "band_tol": 0.01, "seeds": 3}
 
-    return {k: p.default for k, p in inspect.signature(search).parameters.items()
+
+def search_defaults() -> dict[str, Any]:
+    """``search()``'s own defaults (tolerance, max_trials, ...): read from its signature
+    when ``lrsweep.search`` is loaded, else the copy above (checked against it by a test)."""
+    mod = sys.modules.get("lrsweep.search")
+    if mod is None:
+        return dict(SEARCH_DEFAULTS)
+    return {k: p.default for k, p in inspect.signature(mod.search).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
