@@ -361,11 +361,47 @@ def test_the_fitted_metric_is_labelled_and_kept_in_range():
     acc = np.clip(1.02 - 0.2 * (np.log10(lrs) + 2.6) ** 2, 0, 1)  # the parabola peaks above 1
     acc[3] = 1.0
     opt = estimate_optimum(lrs, [0] * 7, acc, ["ok"] * 7, "max", metric_name="accuracy")
-    assert opt.metric_fitted and opt.metric <= 1.0
-    assert "fitted accuracy=" in opt.summary()
+    # a fitted accuracy above 1 cannot be: the measured value is reported, and said so
+    assert not opt.metric_fitted and opt.metric == pytest.approx(opt.best_metric)
+    assert opt.metric <= 1.0
+    assert "outside its range" in opt.note and "fitted accuracy=" not in opt.summary()
+    acc2 = 0.9 - 0.05 * (np.log10(lrs) + 2.65) ** 2  # a top inside the range: fitted
+    opt = estimate_optimum(lrs, [0] * 7, acc2, ["ok"] * 7, "max", metric_name="accuracy")
+    assert opt.metric_fitted and "fitted accuracy=" in opt.summary()
     loss = 0.05 * (np.log10(lrs) + 2.6) ** 2 - 0.004  # a fitted loss below zero
     opt = estimate_optimum(lrs, [0] * 7, loss, ["ok"] * 7, "min", metric_name="loss")
-    assert 0.0 <= opt.metric
+    assert 0.0 <= opt.metric and not opt.metric_fitted
+
+
+def test_a_hugging_face_eval_loss_is_never_fitted_below_zero():
+    # as a Trainer reports it (eval_loss), three seeds near zero loss: the parabola through
+    # the seed means dips below zero, which no loss can; the measured value is reported
+    rng = np.random.default_rng(3)
+    lrs = np.logspace(-5, -3, 7)
+    x = np.log10(lrs)
+    rows = [(lr, s, max(0.02 + 0.4 * (xi + 4.1) ** 2 + rng.normal(0, 0.01) - 0.05, 1e-4))
+            for s in range(3) for lr, xi in zip(lrs, x)]
+    lr_a, seed_a, m_a = (list(v) for v in zip(*rows))
+    opt = estimate_optimum(lr_a, seed_a, m_a, ["ok"] * len(lr_a), "min", metric_name="eval_loss")
+    assert opt.metric >= 0.0
+    for name, values, lim in (("eval_loss", [0.3], (0.0, math.inf)),
+                              ("val_accuracy", [0.9], (0.0, 1.0)),
+                              ("accuracy", [93.0], (0.0, 100.0)), ("reward", [1.0], None)):
+        assert lrsweep.analysis.metric_bounds(name, values) == lim
+
+
+def test_the_fitted_metric_is_never_better_than_the_best_measured_by_more_than_the_noise():
+    from jitter import JitterCurve
+
+    rng = np.random.default_rng(11)
+    for i in range(20):
+        f = JitterCurve(i, rng, tau=0.1)
+        xs = np.arange(f.x0 - 1.5, f.x0 + 1.0, 0.33) + rng.uniform(0, 0.33)
+        lrs, seeds, metrics, statuses = f.sweep_arrays(xs, range(3))
+        opt = estimate_optimum(lrs, seeds, metrics, statuses, f.direction)
+        if opt.metric_fitted:
+            gain = (opt.metric - opt.best_metric) * (1 if f.direction == "max" else -1)
+            assert gain <= 0.05 * abs(opt.best_metric) + 1e-12
 
 
 def test_sweep_result_best_is_the_mean_over_seeds():

@@ -133,16 +133,47 @@ def test_on_round_sees_every_round_and_table_lists_them():
     assert d["steps_used"] == found.steps_used and len(d["rounds"]) == len(found.rounds)
 
 
-def test_a_rerun_on_the_same_store_trains_nothing(tmp_path):
+def test_a_rerun_on_the_same_store_goes_on_from_its_trials(tmp_path):
     db = tmp_path / "s.db"
     f = Curve(-2.9, noise=0.002)
     first = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
-                   store=db, study="curve", max_rounds=3)
-    n = sum(f.calls.values())
+                   store=db, study="curve", max_rounds=3, tolerance=1.01)
     again = search(f, (1e-6, 1.0), seeds=(0, 1), direction="min", engine="sequential",
-                   store=db, study="curve", max_rounds=3)
-    assert sum(f.calls.values()) == n  # every trial came from the store
+                   store=db, study="curve", max_rounds=3, tolerance=1.01)
+    assert max(f.calls.values()) == 1  # no trial trained twice
+    assert again.prior_trials == len(first.trials)
+    assert {t.key for t in first.trials} <= {t.key for t in again.trials}
+    # the answer is the estimate over every trial of the study
+    every = lrsweep.analysis.optimum_from_trials(again.trials, "min")
+    assert again.optimum().lr == pytest.approx(every.lr)
+
+
+def test_a_converged_search_rerun_on_its_store_trains_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    f = Curve(-2.9, noise=0.002)
+    first = search(f, (1e-6, 1.0), seeds=3, direction="min", engine="sequential", store=db,
+                   study="curve", tolerance=2.0)
+    assert first.converged, first.stopped
+    n = sum(f.calls.values())
+    again = search(f, (1e-6, 1.0), seeds=3, direction="min", engine="sequential", store=db,
+                   study="curve", tolerance=2.0)
+    assert sum(f.calls.values()) == n and again.converged and not again.rounds
     assert again.optimum().lr == pytest.approx(first.optimum().lr)
+
+
+def test_a_search_into_a_study_that_holds_a_run_uses_its_trials(tmp_path):
+    db = tmp_path / "s.db"
+    f = Curve(-2.5, noise=0.003, asym=0.3)
+    grid = lrsweep.log_grid(10 ** -4, 10 ** -1.9, 8)
+    ran = lrsweep.sweep(f, grid, seeds=range(3), store=db, study="s", direction="min")
+    found = search(f, (1e-6, 1.0), direction="min", engine="sequential", store=db, study="s")
+    assert found.prior_trials == len(ran.trials)
+    assert {t.key for t in ran.trials} <= {t.key for t in found.trials}
+    # no coarse grid over the whole range: the run had located the top already
+    assert min(found.result.lrs) >= min(grid) / 10
+    assert len(found.trials) - found.prior_trials <= 48
+    assert max(f.calls.values()) == 1
+    assert abs(math.log2(found.optimum().lr / 10**-2.5)) < 0.3
 
 
 def test_search_on_a_torch_task(blobs, mlp):
@@ -209,14 +240,14 @@ def test_cli_search_prints_rounds_and_writes_files(tmp_path, capsys):
     assert sweep_json["best"]["metric_is"] == "mean over seeds"
     assert "at the optimum (fitted)" in out or "at the optimum (measured)" in out
     assert data["optimum"]["basis"] == "seeds" and "converged" in data
-    # the rerun finds every trial in the store and prints the same optimum
+    # the rerun goes on from every trial in the store (the study's, not only its own)
     assert main(["search", "--task", "teacher-mlp", "--steps", "4", "--width", "16",
                  "--lr-min", "1e-3", "--lr-max", "1", "--points", "4", "--refine-points", "2",
                  "--max-rounds", "2", "--quiet", "--engine", "sequential",
                  "--out", str(tmp_path)]) == 0
-    again = capsys.readouterr().out
-    line = [ln for ln in out.splitlines() if ln.startswith("optimum:")]
-    assert line and line == [ln for ln in again.splitlines() if ln.startswith("optimum:")]
+    capsys.readouterr()
+    again = json.loads((folder / "sweep.json").read_text())["trials"]
+    assert {(t["lr"], t["seed"]) for t in trials} <= {(t["lr"], t["seed"]) for t in again}
 
 
 def test_cli_search_bad_tolerance_exits_2(tmp_path, capsys):
@@ -296,7 +327,7 @@ def test_extra_seeds_go_where_the_fit_is():
 
     f = JitterCurve(3, np.random.default_rng(3), tau=0.25, corr=0.0)
     found = search(f, (1e-6, 1.0), seeds=3, max_seeds=5, tolerance=1.05, direction=f.direction,
-                   engine="sequential", max_rounds=8)
+                   engine="sequential", max_rounds=8, max_trials=80)
     added = [r for r in found.rounds if r.reason.startswith("one more seed")]
     assert added, [r.reason for r in found.rounds]
     opt = found.optimum()
@@ -381,10 +412,10 @@ def test_the_default_budget_and_the_extra_seeds():
     f = JitterCurve(4, np.random.default_rng(4), tau=0.25, corr=0.0)
     found = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential",
                    tolerance=1.01, extra_seeds=(7, 9))
-    assert len(found.trials) <= 40  # the default max_trials
+    assert len(found.trials) <= 48  # the default max_trials
     assert {t.seed for t in found.trials} <= {0, 1, 2, 7, 9}
     if not found.converged:  # the budget, or all five seeds in use and still wide
-        assert found.stopped.startswith(("budget spent (max_trials=40)", "noise-limited"))
+        assert found.stopped.startswith(("budget spent (max_trials=48)", "noise-limited"))
         assert "NOT converged" in found.optimum().summary()
     more = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential", tolerance=1.01,
                   max_trials=None, max_rounds=10)

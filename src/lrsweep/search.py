@@ -25,6 +25,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,24 @@ from .trial import TrialResult
 
 log = logging.getLogger("lrsweep")
 
-__all__ = ["SearchResult", "SearchRound", "search"]
+__all__ = ["SearchResult", "SearchRound", "StopReason", "search"]
+
+
+class StopReason(str, Enum):
+    """Why a search stopped. ``TIGHT`` and ``FLAT`` are converged: the interval's high/low is
+    at most the tolerance, or every LR in it is within ``band_tol / 2`` of the best with the
+    interval's confidence (a flat top: the LR is uncertain, the answer is good)."""
+
+    TIGHT = "tight"
+    FLAT = "flat"
+    NOISE_LIMITED = "noise-limited"
+    BUDGET = "budget"
+    MAX_ROUNDS = "max-rounds"
+    NOTHING_TO_TRY = "nothing-to-try"
+
+    @property
+    def converged(self) -> bool:
+        return self in (StopReason.TIGHT, StopReason.FLAT)
 
 
 @dataclass(frozen=True)
@@ -66,13 +84,18 @@ class SearchRound:
 @dataclass
 class SearchResult:
     """What ``search`` found: every round, every trial, and the optimum over all of them
-    (with ``converged`` and ``stopped`` set)."""
+    (with ``converged`` and ``stopped`` set). ``stop_reason``: a ``StopReason`` (``TIGHT``
+    and ``FLAT`` are converged); ``stopped``: the same in words. ``prior_trials``: trials the
+    study held before the search began (they enter every estimate; the budgets count only
+    the search's own)."""
 
     rounds: list[SearchRound]
     result: SweepResult
     stopped: str
     options: dict[str, Any] = field(default_factory=dict)
     converged: bool = False
+    stop_reason: StopReason = StopReason.MAX_ROUNDS
+    prior_trials: int = 0
 
     @property
     def trials(self) -> list[TrialResult]:
@@ -124,6 +147,8 @@ class SearchResult:
         return {
             "stopped": self.stopped,
             "converged": self.converged,
+            "stop_reason": self.stop_reason.value,
+            "prior_trials": self.prior_trials,
             "steps_used": self.steps_used,
             "optimum": self.optimum().to_dict(),
             "rounds": [{"index": r.index, "lrs": list(r.lrs), "seeds": list(r.seeds),
@@ -146,7 +171,7 @@ def search(
     extra_seeds: Sequence[int] | None = None,
     tolerance: float = 2**0.5,
     max_rounds: int = 6,
-    max_trials: int | None = 40,
+    max_trials: int | None = 48,
     max_steps: int | None = None,
     points: int | None = None,
     refine_points: int = 4,
@@ -160,6 +185,7 @@ def search(
     level: float = 0.9,
     confirm: int = 2,
     tensorboard: str | None = None,
+    estimator: str | None = None,
     **engine_options: Any,
 ) -> SearchResult:
     """Find the optimal LR by rounds of sweeps (see the module docstring).
@@ -176,8 +202,9 @@ def search(
             largest of ``seeds``).
         tolerance: stop when the interval's ``high / low`` is at most this factor.
         max_rounds: at most this many rounds (round one included).
-        max_trials: at most this many trials (lr x seed) in all (default 40: under a quarter
-            of a dense grid of 41 LRs x 5 seeds; None for no limit).
+        max_trials: at most this many new trials (lr x seed) in all (default 48: under a
+            quarter of a dense grid of 41 LRs x 5 seeds; None for no limit). Trials the
+            study held before do not count against it.
         max_steps: at most this many trial-steps (optimizer steps summed over trials; a
             diverged trial counts the steps it ran) in all.
         points: LRs in round one (default: about one per decade, at least 7).
@@ -186,8 +213,10 @@ def search(
             finished trial; a progress bar per round where the output is a terminal).
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
-        confirm: stop as tight only after this many tight rounds in a row.
+        confirm: stop as converged only after this many converged rounds in a row.
         tensorboard: a folder for one TensorBoard run per trial (as in ``sweep``).
+        estimator: the estimator of every round's optimum (``estimate_optimum``'s
+            ``estimator=``; default: its default).
     """
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
@@ -212,7 +241,9 @@ def search(
     if points is None:
         points = max(7, int(round(math.log10(hi / lo))) + 1)
     _check_num("points", points, 3, int, "an integer >= 3")
-    opt_kw = dict(band_tol=band_tol, level=level, metric_name=t.metric_name)
+    opt_kw: dict[str, Any] = dict(band_tol=band_tol, level=level, metric_name=t.metric_name)
+    if estimator is not None:
+        opt_kw["estimator"] = estimator
     estimate_optimum([], [], [], [], t.direction, **opt_kw)  # checks them before any training
     n_extra = max_seeds - len(seed_list)
     extra += [max(seed_list + extra) + 1 + i for i in range(max(0, n_extra - len(extra)))]
@@ -222,6 +253,21 @@ def search(
     rounds: list[SearchRound] = []
     names = {"engine": engine if isinstance(engine, str) else getattr(engine, "name", "engine"),
              "study": study}
+    if store is not None:  # what the study already holds counts and is used
+        from .store import open_study
+
+        handle = open_study(store, t, study)
+        names["study"] = handle.name
+        for r in handle.results(curves=False):
+            if r.status.value in ("ok", "diverged"):
+                results.setdefault(r.key, r)
+    prior = len(results)
+    prior_steps = sum(r.steps for r in results.values())
+    if prior:
+        log.info("search: %d trials already in study %s", prior, names["study"])
+    # the budgets count the search's own trials
+    trial_cap = None if max_trials is None else max_trials + prior
+    step_cap = None if max_steps is None else max_steps + prior_steps
 
     def run(pairs: list[tuple[float, int]]) -> int:
         todo = [p for p in pairs if p not in results]
@@ -248,15 +294,46 @@ def search(
             return float(steps)
         return float(max([r.steps for r in results.values()] or [1]))
 
-    plan: Plan | None = Plan([(lr, pool[0]) for lr in log_grid(lo, hi, points)], (lo, hi),
-                             "coarse grid, first seed")
-    stopped, converged, streak = "max_rounds", False, 0
+    # round one: a coarse grid; two seeds (unless the budget is small), so that one seed's
+    # luck does not decide where the search looks
+    first_seeds = pool[:2] if len(seed_list) > 1 and (max_trials is None or max_trials >= 30) \
+        else pool[:1]
+    grid = log_grid(lo, hi, points)
+    cell = math.log10(hi / lo) / max(points - 1, 1)
+    tried = sorted({lr for lr, _ in results})
+    grid = [lr for lr in grid if not tried or min(
+        abs(math.log10(lr / v)) for v in tried) > cell / 3]  # a tried LR near it serves
+    plan: Plan | str | None = Plan(_pairs_of(grid, first_seeds), (lo, hi),
+                                   f"coarse grid, {len(first_seeds)} seed"
+                                   f"{'s' * (len(first_seeds) > 1)}")
+    first = True
+    stopped, reason, streak = "max_rounds", StopReason.MAX_ROUNDS, 0
+    if prior:
+        opt0 = optimum_from_trials(results.values(), t.direction, **opt_kw)
+        done = _converged(opt0, tolerance, band_tol)
+        if done is not None:  # the study's trials already answer it: nothing to train
+            stopped, reason = done
+            plan = None
+        elif opt0.found and opt0.basis == "seeds":  # the study already located the top
+            plan = next_round(results, opt0, rounds, pool, len(seed_list), refine_points,
+                              _left(results, trial_cap, step_cap, step_cost()), first=False)
+            first = False
+        elif not plan.pairs:  # the study holds the coarse grid already
+            plan = next_round(results, opt0, rounds, pool, len(seed_list), refine_points,
+                              _left(results, trial_cap, step_cap, step_cost()), first=True)
+            first = False
     for index in range(1, max_rounds + 1):
-        plan = trim(plan, results, max_trials, max_steps, step_cost(),
+        if plan is None and reason.converged:
+            break
+        if isinstance(plan, str):
+            stopped, reason = plan, _reason_of(plan)
+            break
+        plan = trim(plan, results, trial_cap, step_cap, step_cost(),
                     sum(r.steps for r in results.values()))
         if plan is None:
             stopped = (f"budget spent ({_budget_text(max_trials, max_steps)}): not converged; "
                        f"{_what_next(rounds)}")
+            reason = StopReason.BUDGET
             break
         added = run(plan.pairs)
         opt = optimum_from_trials(results.values(), t.direction, **opt_kw)
@@ -267,24 +344,50 @@ def search(
         log.info("%s", rnd.summary())
         if on_round is not None:
             on_round(rnd)
-        tight = (opt.found and not opt.at_edge and opt.basis != "none"
-                 and opt.ratio <= tolerance)
-        streak = streak + 1 if tight else 0
-        if streak >= confirm:
-            stopped, converged = f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}", True
+        done = _converged(opt, tolerance, band_tol)
+        streak = streak + 1 if done is not None else 0
+        if done is not None and streak >= confirm:
+            stopped, reason = done
             break
-        left = _left(results, max_trials, max_steps, step_cost())
-        decision = next_round(results, opt, rounds, pool, len(seed_list), refine_points, left)
-        if isinstance(decision, str):
-            stopped = decision  # noise-limited or nothing left to try: not converged
+        left = _left(results, trial_cap, step_cap, step_cost())
+        plan = next_round(results, opt, rounds, pool, len(seed_list), refine_points, left,
+                          first=first and index == 1)
+        if isinstance(plan, str):
+            stopped, reason = plan, _reason_of(plan)  # noise-limited, or nothing to try
             break
-        plan = decision
         if index == max_rounds:
-            stopped = f"max_rounds={max_rounds}: not converged (next: {plan.reason})"
+            stopped = (f"max_rounds={max_rounds}: not converged"
+                       + (f" (next: {plan.reason})" if isinstance(plan, Plan) else ""))
+            reason = StopReason.MAX_ROUNDS
 
     result = SweepResult(results.values(), t.direction, t.metric_name, engine=names["engine"],
                          study=names["study"], protocol=_protocol(t))
-    return SearchResult(rounds, result, stopped, options=opt_kw, converged=converged)
+    return SearchResult(rounds, result, stopped, options=opt_kw, converged=reason.converged,
+                        stop_reason=reason, prior_trials=prior)
+
+
+def _converged(opt: Optimum, tolerance: float, band_tol: float
+               ) -> tuple[str, StopReason] | None:
+    """(words, reason) when ``opt`` is converged: tight (high/low <= ``tolerance``) or flat
+    (every LR in the interval within ``band_tol / 2`` of the best); None otherwise. An open
+    end, one seed, or a best LR at the end of the seeded window is never converged."""
+    if not (opt.found and not opt.at_edge and opt.basis == "seeds" and not opt.window_edge):
+        return None
+    if opt.ratio <= tolerance:
+        return f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}", StopReason.TIGHT
+    if opt.flat:
+        return (f"converged, flat top: any LR in {opt.low:.3g}..{opt.high:.3g} is within "
+                f"{band_tol / 2:.1%} of the best ({opt.level:.0%} confidence)", StopReason.FLAT)
+    return None
+
+
+def _pairs_of(lrs: Sequence[float], seeds: Sequence[int]) -> list[tuple[float, int]]:
+    return [(lr, s) for s in seeds for lr in lrs]
+
+
+def _reason_of(text: str) -> StopReason:
+    return StopReason.NOISE_LIMITED if text.startswith("noise-limited") \
+        else StopReason.NOTHING_TO_TRY
 
 
 def _budget_text(max_trials: int | None, max_steps: int | None) -> str:

@@ -69,16 +69,18 @@ def trim(plan: Plan | None, results: Results, max_trials: int | None, max_steps:
 
 
 def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: list[int],
-               base: int, k: int, left: float | None = None, fine: float = 1 / 6
-               ) -> Plan | str:
+               base: int, k: int, left: float | None = None, fine: float = 1 / 6,
+               first: bool | None = None) -> Plan | str:
     """The next round's plan, or why the search stops (see the module docstring). LRs come
     first while the fit has fewer than 5 LRs or the grid at the estimate is coarser than
     ``fine`` decades: on a coarse grid the seeds' spread is not yet measured well. ``left``:
-    the trials the budget still allows (None: no budget)."""
+    the trials the budget still allows (None: no budget). ``first``: the coarse round was
+    the only one so far (default: one round in ``rounds``)."""
     tried = sorted({lr for lr, _ in results})
     x_tried = np.log10(tried)
     seeds_in = sorted({s for _, s in results})
-    coarse = base > 1 and seeds_in == [pool[0]]
+    coarse = (len(rounds) == 1) if first is None else first
+    coarse = coarse and base > 1
     cur = pool[:base] if coarse else sorted(set(seeds_in) | set(pool[:base]))
     ceiling = opt.diverged_above
     if not opt.found:
@@ -90,11 +92,16 @@ def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: l
         lrs = _fresh(log_grid(lo, hi, k + 1), tried, ceiling)
         return Plan(_pairs(lrs, first), (lo, hi), "every LR diverged: going lower")
 
-    edge = _edge(opt, x_tried, tried, ceiling, k, seeds_in[:1] if coarse else cur)
+    ran = [s for s in pool if any(s == t for _, t in results)]  # the seeds run so far
+    edge = _edge(opt, x_tried, tried, ceiling, k, (ran or pool)[:2] if coarse else cur)
     if edge is not None:
         return edge
     if coarse:
         return _bracket(opt, x_tried, tried, ceiling, cur, results, left)
+    if opt.window_edge:
+        ext = _extend(opt, tried, ceiling, cur, results)
+        if ext is not None:
+            return ext
 
     seed_half = 0.0
     if opt.basis == "seeds" and opt.seed_se is not None:
@@ -164,27 +171,88 @@ def _edge(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float 
 
 def _bracket(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,
              seeds: Sequence[int], results: Results, left: float | None = None) -> Plan:
-    """After the one-seed coarse round: every seed on a grid of 1/3 decade within 2/3 of a
-    decade of the best point (below the first divergence above it). With fewer trials left
-    than that needs, fewer seeds on a finer grid: at least 5 LRs within half a decade."""
+    """After the coarse round: every seed on a grid of 1/3 decade from 1/3 decade below the
+    lowest to 1/3 above the highest LR whose mean over the coarse round's seeds is within
+    noise of the best one (two standard errors of a difference; with one seed, the best LR
+    alone), at least 2/3 of a decade either side of the best point, below the first
+    divergence above it. So one seed's luck at one LR does not decide where the search
+    looks. With fewer trials left than that needs, fewer seeds on a finer grid: at least 5
+    LRs within half a decade."""
     half, step = 2 / 3, 1 / 3
+    xb = math.log10(opt.best_lr or opt.lr)  # type: ignore[arg-type]
+    lo_c, hi_c = _within_noise(results, opt, xb)
+    x_lo, x_hi = min(xb - half, lo_c - step), max(xb + half, hi_c + step)
     if left is not None and left < 5 * len(seeds) - 1:
         n_seeds = max(1, min(len(seeds), int(left // 6)))
         seeds = list(seeds[:n_seeds])
         n_lr = max(3, min(7, int((left + 1) // n_seeds)))
         half, step = 0.5, 1.0 / (n_lr - 1)
-    xb = math.log10(opt.best_lr or opt.lr)  # type: ignore[arg-type]
-    x_hi = xb + half
+        x_lo, x_hi = xb - half, xb + half
+    elif left is not None:  # a wide candidate range on a coarser grid, to fit the budget
+        while step < 1.0 and (x_hi - x_lo) / step + 1 > max(left / len(seeds), 5):
+            step *= 1.5
     if ceiling is not None:
         x_hi = min(x_hi, math.log10(ceiling) - 1e-9)
-    grid = [float(v) for v in np.arange(xb - half, x_hi + 1e-9, step)]
+    grid = [float(v) for v in np.arange(xb, x_lo - 1e-9, -step)][::-1]
+    grid += [float(v) for v in np.arange(xb + step, x_hi + 1e-9, step)]
     new = _fresh([canonical_lr(10**v) for v in grid if abs(v - xb) > 1e-9], tried, ceiling,
                  min_gap=step / 3)
-    old = [lr for lr in tried if xb - half - 1e-9 <= math.log10(lr) <= x_hi + 1e-9]
+    old = [lr for lr in tried if x_lo - 1e-9 <= math.log10(lr) <= x_hi + 1e-9
+           and (ceiling is None or lr < ceiling)]
     pairs = [p for p in _pairs(sorted(new + old), seeds) if p not in results]
     lrs = [lr for lr, _ in pairs] or [10**xb]
     return Plan(pairs, (min(lrs), max(lrs)),
                 f"bracketing the best point with {len(seeds)} seed{'s' * (len(seeds) > 1)}")
+
+
+def _within_noise(results: Results, opt: Optimum, xb: float, z: float = 2.0
+                  ) -> tuple[float, float]:
+    """(lowest, highest) log10 LR whose mean over the seeds that ran every LR so far is
+    within ``z`` standard errors of a difference of the best mean (the best LR alone with
+    one seed or no noise estimate)."""
+    sign = 1.0 if opt.direction == "max" else -1.0
+    by: dict[float, dict[int, float]] = {}
+    for (lr, s), r in results.items():
+        if r.ok and r.metric is not None and math.isfinite(r.metric):
+            by.setdefault(lr, {})[s] = sign * float(r.metric)
+    if not by:
+        return xb, xb
+    common = set.intersection(*(set(v) for v in by.values()))
+    if len(common) < 2:
+        return xb, xb
+    cols = sorted(common)
+    lrs = sorted(by)
+    U = np.array([[by[lr][s] for s in cols] for lr in lrs])
+    resid = U - U.mean(axis=1, keepdims=True) - (U - U.mean(axis=1, keepdims=True)).mean(axis=0)
+    df = (U.shape[0] - 1) * (U.shape[1] - 1)
+    if df < 1:
+        return xb, xb
+    sigma = math.sqrt(float(np.sum(resid * resid)) / df)
+    mean = U.mean(axis=1)
+    thr = mean.max() - z * sigma * math.sqrt(2 / len(cols))
+    x = np.log10(lrs)
+    near = x[mean >= thr]
+    return min(float(near.min()), xb), max(float(near.max()), xb)
+
+
+def _extend(opt: Optimum, tried: list[float], ceiling: float | None, seeds: Sequence[int],
+            results: Results) -> Plan | None:
+    """The best LR is the end of the LRs every seed ran, and LRs beyond it were tried with
+    fewer seeds: give the nearest two beyond every seed first (before more seeds or LRs),
+    so that the edge is a measured one."""
+    xb = math.log10(opt.best_lr or opt.lr)  # type: ignore[arg-type]
+    side = -1 if opt.window_edge == "low" else 1
+    beyond = sorted((lr for lr in tried if side * (math.log10(lr) - xb) > 1e-9
+                     and (ceiling is None or lr < ceiling)
+                     and any(r.ok for (l2, _), r in results.items() if l2 == lr)),
+                    key=lambda lr: abs(math.log10(lr) - xb))[:2]
+    pairs = [(lr, s) for lr in beyond for s in seeds if (lr, s) not in results]
+    if not pairs:
+        return None
+    lrs = [lr for lr, _ in pairs]
+    return Plan(pairs, (min(lrs), max(lrs)),
+                f"the best LR is the {opt.window_edge} end of the seeded window: "
+                "every seed beyond it first")
 
 
 def _refine(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: float | None,

@@ -31,8 +31,15 @@ measures that. Calibration: ``benchmarks/search_quality.py``.
 """
 
 from .curve import Curve, build_curve, seed_mean
-from .estimate import METRIC_BOUNDS, estimate_optimum, optimum_from_trials
+from .estimate import (
+           ESTIMATORS,
+           METRIC_BOUNDS,
+           estimate_optimum,
+           metric_bounds,
+           optimum_from_trials,
+)
 from .optimum import BASES, Optimum
 
-__all__ = ["BASES", "METRIC_BOUNDS", "Curve", "Optimum", "build_curve", "estimate_optimum",
+__all__ = ["BASES", "ESTIMATORS", "METRIC_BOUNDS", "Curve", "Optimum", "build_curve",
+           "estimate_optimum", "metric_bounds",
            "optimum_from_trials", "seed_mean"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,35 @@ class Curve:
         below = self.x_div[self.x_div < self.x[j]]
         return float(below.max()) if below.size else None
 
+    def need(self) -> int:
+        """The seeds a row needs to enter the estimate: 60% of the most any row has (at least
+        two when any row has two): an LR that only the first round's seeds ran is a guess
+        of those seeds, not a point of the seed-mean curve."""
+        if self.count.size == 0:
+            return 1
+        most = int(self.count.max())
+        return max(min(2, most), math.ceil(0.6 * most))
+
+    def core(self) -> Curve:
+        """The rows that hold ``need()`` seeds (the others stay in ``x_all``: they count as
+        LRs tried, for the interval's open ends and the search's next LRs)."""
+        keep = self.count >= self.need()
+        if keep.all():
+            return self
+        return replace(self, x=self.x[keep], U=self.U[keep], mean=self.mean[keep],
+                       count=self.count[keep])
+
+    def without(self, rows: np.ndarray) -> Curve:
+        """The curve with ``rows`` moved from the ranked rows to ``x_div`` (LRs where a seed
+        blew up count as diverged: never ranked, and the interval stops before them)."""
+        if not rows.size:
+            return self
+        keep = np.ones(self.n, dtype=bool)
+        keep[rows] = False
+        return replace(self, x=self.x[keep], U=self.U[keep], mean=self.mean[keep],
+                       count=self.count[keep],
+                       x_div=np.unique(np.concatenate([self.x_div, self.x[rows]])))
+
     def neighbours(self, xv: float) -> tuple[float | None, float | None]:
         """The nearest LRs tried (log10) strictly below and above ``xv``."""
         below, above = self.x_all[self.x_all < xv - 1e-12], self.x_all[self.x_all > xv + 1e-12]
@@ -91,6 +120,31 @@ def seed_mean(U: np.ndarray) -> np.ndarray:
             design[k, n_lr:] = -1.0
     coef, *_ = np.linalg.lstsq(design, U[rows, cols], rcond=None)
     return np.where(ok.any(axis=1), coef[:n_lr], np.nan)
+
+
+def blown_up(cv: Curve, j: int, frac: float = 0.5, ratio: float = 4.0) -> np.ndarray:
+    """Rows above the best row ``j`` where a seed blew up: its metric is worse than the best
+    row's mean by more than ``frac`` of the curve's range (the spread of the seed-mean over
+    the rows), or, for a positive loss, more than ``ratio`` times that mean, while another
+    seed there did well (the seeds split by more than half that drop). Near the stability
+    edge some seeds blow up while others still look good; an LR like that is a cliff, not
+    a candidate."""
+    if cv.n == 0 or cv.U.size == 0:
+        return np.zeros(0, dtype=int)
+    finite = cv.mean[np.isfinite(cv.mean)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    ref = float(cv.mean[j])
+    worst = np.where(np.isfinite(cv.U), cv.U, np.inf).min(axis=1)
+    top = np.where(np.isfinite(cv.U), cv.U, -np.inf).max(axis=1)
+    bad = worst < ref - frac * spread - 1e-12 if spread > 0 else np.zeros(cv.n, dtype=bool)
+    raw = cv.sign * cv.U[np.isfinite(cv.U)]
+    if cv.sign < 0 and raw.size and np.all(raw > 0) and -ref > 0:
+        bad |= -worst > ratio * -ref
+    # a split: the seeds disagree by more than half of the worst one's drop (a curve that is
+    # merely bad there, for every seed alike, is not a cliff)
+    split = top - worst > 0.5 * (ref - worst)
+    above = np.arange(cv.n) > j
+    return np.flatnonzero(bad & split & above)
 
 
 def build_curve(lrs: Any, seeds: Any, metrics: Any, statuses: Any, sign: float) -> Curve:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,14 +12,24 @@ import numpy as np
 from ..errors import bad_arg
 from ..stats import t_quantile
 from .band import data_band, fit_band
-from .curve import build_curve
+from .curve import blown_up, build_curve
 from .fit import fit_curve
-from .interval import curve_spread, finish, noise_scale, resolution, seed_spread
+from .interval import (
+    curve_spread,
+    finish,
+    noise_scale,
+    regret_bound,
+    resolution,
+    seed_spread,
+)
 from .optimum import Optimum
 
 #: the possible range of the built-in metrics (a fitted value is kept inside it)
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {"accuracy": (0.0, 1.0),
                                                  "loss": (0.0, math.inf)}
+
+#: the estimators ``estimate_optimum(estimator=)`` knows (the first is the default)
+ESTIMATORS = ("quadratic", "gp")
 
 LOG10_2 = math.log10(2)
 
@@ -66,6 +77,7 @@ def estimate_optimum(
     metric_name: str = "metric",
     bounds: tuple[float, float] | None = None,
     random_state: int = 0,
+    estimator: str = "quadratic",
 ) -> Optimum:
     """The optimal LR from one record per trial (arrays of equal length).
 
@@ -75,7 +87,9 @@ def estimate_optimum(
     ``max_span`` unless noise needs more.
     ``seed_method``: "jackknife" (leave one seed out) or "per-seed" (each seed's optimum).
     ``bounds``: the metric's possible range (default from ``metric_name``: accuracy [0, 1],
-    loss >= 0). See ``lrsweep.analysis`` for the method.
+    loss >= 0; other names by ``metric_bounds``). ``estimator``: "quadratic" (a local
+    quadratic in log-LR, the default) or "gp" (a Gaussian process smoother over the same
+    rows; needs scikit-learn). See ``lrsweep.analysis`` for the method.
 
     >>> lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
     >>> acc = [0.5, 0.8, 0.9, 0.8, 0.5]          # symmetric around 1e-2
@@ -87,19 +101,32 @@ def estimate_optimum(
     if seed_method not in ("jackknife", "per-seed"):
         raise bad_arg("seed_method", seed_method, "'jackknife' or 'per-seed'",
                       "Leave it at the default 'jackknife'.")
+    if estimator not in ESTIMATORS:
+        raise bad_arg("estimator", estimator, f"one of {', '.join(map(repr, ESTIMATORS))}",
+                      f"Leave it at the default {ESTIMATORS[0]!r}.")
     sign = 1.0 if direction == "max" else -1.0
-    cv = build_curve(lrs, seeds, metrics, statuses, sign)
+    full = build_curve(lrs, seeds, metrics, statuses, sign)
     common: dict[str, Any] = dict(
         direction=direction, level=float(level), band_tol=float(band_tol),
-        n_seeds=cv.n_seeds, metric_name=metric_name,
-        lr_range=(float(10 ** cv.x_all.min()), float(10 ** cv.x_all.max()))
-        if cv.x_all.size else None)
-    if cv.n == 0:
-        div = cv.diverged_above(None)
+        n_seeds=full.n_seeds, metric_name=metric_name, estimator=estimator,
+        lr_range=(float(10 ** full.x_all.min()), float(10 ** full.x_all.max()))
+        if full.x_all.size else None)
+    if full.n == 0:
+        div = full.diverged_above(None)
         why = "every LR diverged; try lower LRs" if div is not None else "no trial finished"
         return Optimum(None, None, None, None, None, False, False,
                        None if div is None else float(10**div), method="none", n_points=0,
                        note=why, **common)
+    notes: list[str] = []
+    # cliffs: an LR above the best where a seed blew up counts as one where it diverged
+    blown = blown_up(full, full.best())
+    if blown.size:
+        notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
+                     "the estimate stays below it")
+    diverged = full
+    full = full.without(blown)
+    # the estimate's rows: the LRs that (most of) its seeds ran
+    cv = full.core()
 
     q = (1 + level) / 2
     j = cv.best()
@@ -108,7 +135,6 @@ def estimate_optimum(
     delta = depth * sigma / math.sqrt(max(cv.count[j], 1)) if math.isfinite(sigma) else 0.0
     opts = (min_points, delta, float(max_span), float(min_span))
     fit = fit_curve(cv, *opts)
-    notes: list[str] = []
     method = "quadratic" if fit.coef is not None else "grid"
     if fit.coef is None:
         notes.append("no concave fit near the best point; using the best grid point")
@@ -131,23 +157,43 @@ def estimate_optimum(
         stat_lo, stat_hi = halves if halves is not None else (0.0, 0.0)
         if halves is None and fit.coef is not None:
             notes.append("no residual to estimate the noise from; interval from the grid")
+    if estimator == "gp":
+        from .gp import gp_estimate
+
+        gp = gp_estimate(cv, fit, q, random_state)
+        if gp is not None:
+            fit = replace(fit, x_hat=gp.x_hat)
+            stat_lo, stat_hi = gp.below, gp.above
+            method = "gp"
+    # the seeds' spread cannot place the optimum further out than the rows fitted span
+    span = float(cv.x[fit.hi] - cv.x[fit.lo]) if fit.hi > fit.lo else math.inf
+    stat_lo, stat_hi = min(stat_lo, span), min(stat_hi, span)
     res = resolution(cv, fit, opts, cell_frac, model_error)
     lo_x = fit.x_hat - math.hypot(stat_lo, res)
     hi_x = fit.x_hat + math.hypot(stat_hi, res)
     low, high, more = finish(cv, fit, lo_x, hi_x)
     notes += more
 
-    # the metric at the estimate (fitted, inside the metric's range) and the band
+    # the metric at the estimate: fitted where the fit is believable, else as measured
     xj = float(cv.x[fit.j])
     measured = float(cv.mean[fit.j])
-    inside = float(cv.x[fit.lo]) - 1e-12 <= fit.x_hat <= float(cv.x[fit.hi]) + 1e-12
-    fitted = fit.coef is not None and inside
-    if fit.coef is not None and not inside:
-        notes.append("the fit's peak lies beyond its points: metric as measured")
-    pred = fit.value(fit.x_hat, xj, measured) if fitted else measured
-    lim = bounds if bounds is not None else METRIC_BOUNDS.get(metric_name)
-    value = sign * pred
-    if lim is not None:
+    lim = bounds if bounds is not None else metric_bounds(metric_name, metrics)
+    pred = fit.value(fit.x_hat, xj, measured) if fit.coef is not None else measured
+    se_best = sigma / math.sqrt(max(int(cv.count[fit.j]), 1)) if math.isfinite(sigma) else 0.0
+    fitted = fit.coef is not None
+    if fitted and lim is not None and not lim[0] <= sign * pred <= lim[1]:
+        fitted = False
+        notes.append(f"the fitted {metric_name} lies outside its range: metric as measured")
+    # the fit may rise between grid points above the best one (a concave top), but not by
+    # more than two standard errors of that point's mean plus the parabola's own rise
+    # there, capped at 5 band_tol of the metric
+    rise = min(max(pred - fit.value(xj, xj, measured), 0.0), 5 * band_tol * abs(measured))
+    if fitted and pred > measured + 2 * se_best + rise + 1e-12 * max(abs(measured), 1.0):
+        fitted = False
+        notes.append(f"the fitted {metric_name} is better than the best measured by more than "
+                     "two standard errors: metric as measured")
+    value = sign * (pred if fitted else measured)
+    if lim is not None:  # a measured value outside the range (the data's own): kept inside
         value = min(max(value, lim[0]), lim[1])
     ref = max(sign * value, measured)
     band = data_band(cv.x, cv.mean, fit.j, ref, band_tol, fit.x_hat)
@@ -159,17 +205,50 @@ def estimate_optimum(
         c0, c1, c2 = (float(v) for v in fit.coef)
         # a + b (x - x0) + c (x - x0)^2 in the original sign and plain x
         fit_abc = (sign * (c0 - c1 * xj + c2 * xj * xj), sign * (c1 - 2 * c2 * xj), sign * c2)
-    div_up = cv.diverged_above(fit.j)
+    flat = None
+    if low is not None and high is not None and basis == "seeds":
+        flat = regret_bound(cv, fit, low, high, level)
+    div_up = diverged.diverged_above(int(np.searchsorted(diverged.x, xj)))
+    below_tried = bool(np.any(full.x < xj - 1e-12))
+    above_tried = bool(np.any(full.x > xj + 1e-12))
+    edge = ("low" if fit.j == 0 and below_tried else
+            "high" if fit.j == cv.n - 1 and above_tried else "")
     return Optimum(
         lr=float(10**fit.x_hat), low=None if low is None else float(10**low),
         high=None if high is None else float(10**high), metric=float(value),
         band=(float(10 ** band[0]), float(10 ** band[1])),
-        at_low_edge=fit.j == 0,
-        at_high_edge=fit.j == cv.n - 1 and div_up is None,
+        at_low_edge=fit.j == 0 and not below_tried,
+        at_high_edge=fit.j == cv.n - 1 and not above_tried and div_up is None,
         diverged_above=None if div_up is None else float(10**div_up),
         method=method, n_points=fit.n_points, best_lr=float(10**xj),
         best_metric=float(sign * measured), fit=fit_abc,
         fit_range=(float(10 ** cv.x[fit.lo]), float(10 ** cv.x[fit.hi])),
         note="; ".join(notes), basis=basis, metric_fitted=fitted,
-        seed_se=seed_se, resolution=res / LOG10_2,
-        **{**common, "n_seeds": n_used if basis == "seeds" else cv.n_seeds})
+        seed_se=seed_se, resolution=res / LOG10_2, flat_regret=flat, window_edge=edge,
+        **{**common, "n_seeds": n_used if basis == "seeds" else full.n_seeds})
+
+
+def metric_bounds(name: str, values: Any = ()) -> tuple[float, float] | None:
+    """The possible range of a metric by its name: accuracy-like names [0, 1] (or [0, 100]
+    when a value above 1 was measured), loss-like names (eval_loss, mse, nll, error) >= 0,
+    perplexity >= 1; None for a name not known.
+
+    >>> metric_bounds("eval_loss"), metric_bounds("val_acc"), metric_bounds("reward")
+    ((0.0, inf), (0.0, 1.0), None)
+    """
+    key = str(name).lower()
+    if key in METRIC_BOUNDS:
+        lim = METRIC_BOUNDS[key]
+    elif any(w in key for w in ("perplexity", "ppl")):
+        return (1.0, math.inf)
+    elif any(w in key for w in ("acc", "f1", "precision", "recall", "auc", "iou", "dice")):
+        lim = (0.0, 1.0)
+    elif any(w in key for w in ("loss", "mse", "mae", "nll", "error", "entropy")):
+        return (0.0, math.inf)
+    else:
+        return None
+    if lim == (0.0, 1.0):
+        arr = np.asarray(values, dtype=float).ravel() if len(values) else np.zeros(0)
+        if arr.size and np.nanmax(np.where(np.isfinite(arr), arr, 0.0)) > 1.0:
+            return (0.0, 100.0)
+    return lim

@@ -87,9 +87,8 @@ def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float,
               min_span: float = 0.0, rows: tuple[int, int, int] | None = None) -> Fit:
     """The estimate on curve ``cv`` (see ``window`` and ``quad_peak``), or with ``rows``
     (j, lo, hi) given, the fit over those rows as they are (for resampling: the same window
-    for every replicate). The vertex is kept within the fitted rows or the gap just beyond
-    them, and only half-way towards an LR that diverged: an LR known to diverge is never the
-    answer."""
+    for every replicate). The vertex is kept within the fitted rows: a peak beyond them is
+    the best fitted row's end, and the interval says which side is open."""
     x, mean = cv.x, cv.mean
     w = cv.count.astype(float)
     if rows is not None:
@@ -109,13 +108,5 @@ def fit_curve(cv: Curve, min_points: int, delta: float, max_span: float,
             j = lo + int(np.argmax(mean[lo:hi + 1]))
         return Fit(float(x[j]), j, lo, hi, None, math.nan)
     xv, coef, rss = peak
-    left, _ = cv.neighbours(float(x[lo]))
-    _, right = cv.neighbours(float(x[hi]))
-    left = x[lo] if left is None else left
-    if right is None:
-        right = x[hi]
-    elif np.any(np.isclose(cv.x_div, right)):
-        right = (x[hi] + right) / 2
-    if np.any(np.isclose(cv.x_div, left)):
-        left = (x[lo] + left) / 2
-    return Fit(float(min(max(xv, left), right)), j, lo, hi, coef, rss)
+    # never an extrapolated peak: the vertex stays between the LRs fitted
+    return Fit(float(min(max(xv, x[lo]), x[hi])), j, lo, hi, coef, rss)

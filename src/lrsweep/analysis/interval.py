@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..stats import t_over_z
+from ..stats import t_over_z, t_quantile
 from .curve import Curve, seed_mean
 from .fit import Fit, fit_curve
 
@@ -70,8 +70,12 @@ def seed_spread(cv: Curve, fit: Fit, opts: FitOptions, method: str = "jackknife"
     the seeds, or None with fewer than two seeds in the window.
 
     Every replicate refits the same window (the rows of ``fit``), so that the spread is the
-    seeds' and not the window selection's. ``method="jackknife"``: leave each seed out in
-    turn; ``"per-seed"``: each seed's own curve, the spread of their optima over sqrt(n)."""
+    seeds' and not the window selection's; each replicate's vertex stays inside the window.
+    ``method="jackknife"``: leave each seed out in turn; ``"per-seed"``: each seed's own
+    curve, the spread of their optima over sqrt(n). With four seeds or more the standard
+    error is robust to one seed: at most twice what the other seeds' replicates give, so
+    that one outlier seed cannot blow the interval up by orders of magnitude (it still
+    moves the estimate, which is the seed mean)."""
     cols = seeds_in_window(cv, fit)
     n = len(cols)
     if n < 2:
@@ -81,11 +85,54 @@ def seed_spread(cv: Curve, fit: Fit, opts: FitOptions, method: str = "jackknife"
         sub = _same_rows(cv, s, method == "jackknife")
         reps.append(fit_curve(sub, *opts, rows=(fit.j, fit.lo, fit.hi)).x_hat)
     arr = np.asarray(reps)
-    if method == "jackknife":
-        se = math.sqrt((n - 1) / n * float(np.sum((arr - arr.mean()) ** 2)))
-    else:
-        se = float(np.std(arr, ddof=1)) / math.sqrt(n)
+    se = _spread(arr, method == "jackknife")
+    if n >= 4:
+        k = int(np.argmax(np.abs(arr - np.median(arr))))
+        se = min(se, 2 * _spread(np.delete(arr, k), method == "jackknife"))
     return se, n - 1, arr
+
+
+def _spread(arr: np.ndarray, jackknife: bool) -> float:
+    n = arr.size
+    if jackknife:
+        return math.sqrt((n - 1) / n * float(np.sum((arr - arr.mean()) ** 2)))
+    return float(np.std(arr, ddof=1)) / math.sqrt(n)
+
+
+def regret_bound(cv: Curve, fit: Fit, lo_x: float, hi_x: float, level: float
+                 ) -> float | None:
+    """An upper ``level`` confidence bound on the worst relative regret inside
+    [lo_x, hi_x]: how much worse than the fitted curve's best any LR there is, as a
+    fraction of that best, from the quadratic and its delete-one-seed replicates (same
+    rows). None when the interval reaches beyond the fitted rows (the fit says nothing
+    there) or fewer than two seeds are in the window."""
+    if fit.coef is None or fit.rss is None:
+        return None
+    x_lo, x_hi = float(cv.x[fit.lo]), float(cv.x[fit.hi])
+    if lo_x < x_lo - 1e-9 or hi_x > x_hi + 1e-9:
+        return None
+    x0 = float(cv.x[fit.j])
+
+    def worst(coef: np.ndarray) -> float:
+        xs = np.linspace(x_lo, x_hi, 101) - x0
+        ys = coef[0] + coef[1] * xs + coef[2] * xs * xs
+        top = float(ys.max())
+        ends = [coef[0] + coef[1] * d + coef[2] * d * d for d in (lo_x - x0, hi_x - x0)]
+        return (top - float(min(ends))) / max(abs(top), 1e-12)
+
+    full = worst(fit.coef)
+    cols = seeds_in_window(cv, fit)
+    if len(cols) < 2:
+        return None
+    reps = []
+    for s in cols:
+        sub = _same_rows(cv, s, True)
+        f = fit_curve(sub, 3, 0.0, math.inf, 0.0, rows=(fit.j, fit.lo, fit.hi))
+        if f.coef is None:  # a replicate without a top: nothing is flat for sure
+            return math.inf
+        reps.append(worst(f.coef))
+    se = _spread(np.asarray(reps), True)
+    return full + t_quantile(level, len(cols) - 1) * se
 
 
 def _same_rows(cv: Curve, s: int, leave_out: bool) -> Curve:
@@ -152,23 +199,27 @@ def finish(cv: Curve, fit: Fit, lo_x: float, hi_x: float
     div_up, div_down = cv.diverged_above(fit.j), cv.diverged_below(fit.j)
     capped_high = False
     if div_up is not None:
-        last_ok = float(cv.x[cv.x < div_up].max())
+        ok_x = np.setdiff1d(cv.x_all, cv.x_div)
+        last_ok = float(ok_x[ok_x < div_up].max())
         cap = (last_ok + div_up) / 2
         if hi_x >= cap:
             hi_x, capped_high = max(cap, fit.x_hat, xj), True
     if div_down is not None:
-        first_ok = float(cv.x[cv.x > div_down].min())
+        ok_x = np.setdiff1d(cv.x_all, cv.x_div)
+        first_ok = float(ok_x[ok_x > div_down].min())
         lo_x = max(lo_x, min((first_ok + div_down) / 2, fit.x_hat, xj))
     x_min, x_max = float(cv.x_all.min()), float(cv.x_all.max())
     low: float | None = lo_x
     high: float | None = hi_x
-    if fit.j == 0 or lo_x <= x_min + 1e-12:
+    edge_low = fit.j == 0 and xj <= x_min + 1e-12
+    edge_high = fit.j == cv.n - 1 and xj >= x_max - 1e-12
+    if edge_low or lo_x <= x_min + 1e-12:
         low = None
-        notes.append("best at the lowest LR: the optimum may lie below the range" if fit.j == 0
+        notes.append("best at the lowest LR: the optimum may lie below the range" if edge_low
                      else "the interval reaches the lowest LR tried: try lower LRs")
-    if not capped_high and (fit.j == cv.n - 1 or hi_x >= x_max - 1e-12):
+    if not capped_high and (edge_high or hi_x >= x_max - 1e-12):
         high = None
         notes.append("best at the highest LR: the optimum may lie above the range"
-                     if fit.j == cv.n - 1 else
+                     if edge_high else
                      "the interval reaches the highest LR tried: try higher LRs")
     return low, high, notes

@@ -41,7 +41,12 @@ class Optimum:
     (a, b, c) of ``metric = a + b*x + c*x**2`` with ``x = log10(lr)`` over ``fit_range``.
     ``seed_se``: standard error of log2(lr) from the seeds (octaves); ``resolution``: the
     half-width (octaves) the grid and the fit's model error add. ``converged``/``stopped``:
-    set by ``search`` (None for a plain sweep).
+    set by ``search`` (None for a plain sweep). ``estimator``: "quadratic" or "gp".
+    ``flat_regret``: an upper ``level`` bound on how much worse (relative) than the best any
+    LR inside the interval is (None: not known, e.g. an open end or one seed); ``flat``: it
+    is within ``band_tol / 2``. ``window_edge``: "low"/"high" when the best LR is the
+    lowest/highest LR the estimate's seeds all ran, but LRs beyond it were tried with fewer
+    seeds (run them with every seed before more seeds or refining).
     """
 
     lr: float | None
@@ -71,6 +76,9 @@ class Optimum:
     resolution: float | None = None
     converged: bool | None = None
     stopped: str = ""
+    estimator: str = "quadratic"
+    flat_regret: float | None = None
+    window_edge: str = ""
 
     # ---------------------------------------------------------------------------- views ----
     @property
@@ -91,6 +99,12 @@ class Optimum:
         if self.low is None or self.high is None or self.low <= 0:
             return math.inf
         return self.high / self.low
+
+    @property
+    def flat(self) -> bool:
+        """With ``level`` confidence every LR in the interval is within ``band_tol / 2`` of
+        the best: a good answer whatever the interval's width."""
+        return self.flat_regret is not None and self.flat_regret <= self.band_tol / 2
 
     @property
     def at_edge(self) -> bool:

@@ -24,7 +24,7 @@ from .report import write_run_report
 
 # defaults applied after --config is read (a flag left at None can come from the file)
 DEFAULTS = {"tolerance": 2**0.5, "max_rounds": 6, "refine_points": 4, "band_tol": 0.01,
-            "max_trials": 40}
+            "max_trials": 48}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop when the interval's high/low is at most this (default 2**0.5)")
     g.add_argument("--max-rounds", type=int, default=None, help="at most this many rounds (6)")
     g.add_argument("--max-trials", type=int, default=None,
-                   help="at most this many trials (LR x seed) in all (default 40)")
+                   help="at most this many new trials (LR x seed) in all (default 48)")
     g.add_argument("--max-steps", type=int, default=None,
                    help="at most this many trial-steps (optimizer steps summed over trials)")
     g.add_argument("--max-seeds", type=int, default=None,
