@@ -90,7 +90,7 @@ class Recipe:
 
 #: ``search()``'s defaults for the settings the steps quote (kept here so that a report
 #: imports no torch; tests/test_report.py checks them against ``search``'s signature)
-SEARCH_DEFAULTS: dict[str, Any] = {"tolerance": 2**0.5, "max_rounds": 6, "max_trials": 40,
+SEARCH_DEFAULTS: dict[str, Any] = {"tolerance": 2**0.5, "max_rounds": 6, "max_trials": 48,
                                    "max_steps": None, "max_seeds": None, "points": None,
                                    "refine_points": 4, "band_tol": 0.01, "seeds": 3}
 
