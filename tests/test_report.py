@@ -118,8 +118,8 @@ def test_next_steps_follow_the_evidence():
     [more] = [s for s in a.next if "--seeds 3" in s.cli]
     assert a.status == "single-sweep"
     # the whole command: the task, its overrides, the same grid, where the study lives
-    assert more.cli.startswith("lrsweep run --task teacher-mlp --width 64 --lr-min 1e-5 "
-                               "--lr-max 1e-1 --num 9 --seeds 3")
+    assert more.cli.startswith("lrsweep run --task teacher-mlp --width 64 --lr-min 1e-05 "
+                               "--lr-max 0.1 --num 9 --seeds 3")
     assert more.cli.endswith("--out out --study w64")
     assert "seeds=3" in more.api and "store='out/lrsweep.db'" in more.api \
         and "study='w64'" in more.api and "get_task('teacher-mlp', width=64)" in more.api
@@ -136,7 +136,7 @@ def test_next_steps_follow_the_evidence():
     assert a.status == "not-converged"
     [go] = [s for s in a.next if "--max-rounds" in s.cli]
     assert "--max-rounds 9" in go.cli and "--max-trials" not in go.cli
-    assert go.cli.startswith("lrsweep search --task teacher-mlp --width 64 --lr-min 1e-5")
+    assert go.cli.startswith("lrsweep search --task teacher-mlp --width 64 --lr-min 1e-05")
 
 
 def test_the_suggestion_answers_the_stop_reason():
@@ -167,7 +167,7 @@ def test_best_at_the_edge_says_widen_the_range():
     opt = result.optimum()
     assert opt.at_high_edge
     a = answer(opt, lr_range=(lrs[0], lrs[-1]), recipe=RECIPE)
-    assert any(f"--lr-max {fmt_lr(lrs[-1] * 100)}" in s.cli for s in a.next)
+    assert any(f"--lr-max {lrs[-1] * 100:.10g}" in s.cli for s in a.next)
     assert a.warnings and "highest" in a.warnings[0]
     html = build_report(result)
     assert "optimum may lie above the range" in html or "highest one tried" in html

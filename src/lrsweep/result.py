@@ -74,6 +74,7 @@ class SweepResult:
         self.study = study
         self.protocol = protocol or {}
         self.reused = 0  # trials taken from a store instead of trained (set by sweep)
+        self.store: str | None = None  # the store's path, when a sweep used one (set by sweep)
         self._groups: dict[float, list[TrialResult]] | None = None
 
     # ---------------------------------------------------------------------------- views ----

@@ -167,6 +167,8 @@ def sweep(
         res = SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
                           study=getattr(handle, "name", study), protocol=_protocol(t))
         res.reused = len(specs) - len(todo)
+        path = getattr(getattr(handle, "store", None), "path", None)
+        res.store = None if path is None or str(path) == ":memory:" else str(path)
         res.threads = (None if policy is None  # type: ignore[attr-defined]
                        else sorted(policy.used) if len(policy.used) > 1 else policy.threads)
         return res

@@ -71,7 +71,11 @@ class Recipe:
         """``lrsweep.FN(task, ARGS, store=..., study=...)``."""
         extra = [f"store={self.store!r}"] if self.store else []
         extra += [f"study={self.study!r}"] if self.study and self.store else []
-        return f"lrsweep.{fn}({', '.join([self.api_task, *args, *extra])})"
+        call = f"lrsweep.{fn}({', '.join([self.api_task, *args, *extra])})"
+        # `import lrsweep` loads its submodules on first use of their names, not as
+        # attributes: the call imports what it names
+        return ("import lrsweep.examples; " + call if "lrsweep.examples." in self.api_task
+                else call)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -124,7 +128,9 @@ def stop_kind(stopped: Any) -> str:
 
 
 def _num(v: float) -> str:
-    return fmt_lr(v)
+    """An LR for a flag, exact enough that a rerun draws the same grid (so that its trials
+    are found in the store, not trained again)."""
+    return f"{v:.10g}"
 
 
 def _get(opt: Any, name: str, default: Any = None) -> Any:
@@ -169,11 +175,11 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
             flags = ["--lr-min", _num(lo), "--lr-max", _num(hi), *s_flag,
                      *_search_flags(settings, defaults)]
             return Step(text, rc.cli("search", flags),
-                        rc.api("search", [f"lr_range=({lo:.3g}, {hi:.3g})", *s_api]))
+                        rc.api("search", [f"lr_range=({_num(lo)}, {_num(hi)})", *s_api]))
         num = _grid_num(grid, lo, hi)
         flags = ["--lr-min", _num(lo), "--lr-max", _num(hi), "--num", str(num), *s_flag]
         return Step(text, rc.cli("run", flags),
-                    rc.api("sweep", [f"lrsweep.log_grid({lo:.3g}, {hi:.3g}, {num})", *s_api]))
+                    rc.api("sweep", [f"lrsweep.log_grid({_num(lo)}, {_num(hi)}, {num})", *s_api]))
 
     if not found:
         if div is not None:
@@ -216,7 +222,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
             flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
                      *_search_flags(settings, defaults, **changed)]
             steps.append(Step(text, rc.cli("search", flags), rc.api(
-                "search", [f"lr_range=({lo_s:.3g}, {hi_s:.3g})", *seeds_api,
+                "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
                            *(f"{k}={v}" for k, v in changed.items())])))
         else:
             limit = stop
@@ -231,7 +237,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
                 flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
                          *_search_flags(settings, defaults, **{limit: new})]
                 steps.append(Step(text, rc.cli("search", flags), rc.api(
-                    "search", [f"lr_range=({lo_s:.3g}, {hi_s:.3g})", *seeds_api,
+                    "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
                                f"{limit}={new}"])))
     elif kind == "sweep" and not one_seed and not (low_edge or high_edge) and (
             not math.isfinite(ratio) or ratio > tol):
@@ -243,7 +249,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
         steps.append(Step(f"Narrow it down: a search adds LRs inside the interval until its "
                           f"high/low is at most {tol:.2f} (its tolerance), into the same "
                           "study.",
-                          rc.cli("search", ["--lr-min", _num(lo), "--lr-max", _num(hi)]),
+                          rc.cli("search", ["--lr-min", fmt_lr(lo), "--lr-max", fmt_lr(hi)]),
                           rc.api("search", [f"lr_range=({lo:.3g}, {hi:.3g})"])))
     if n_failed:
         steps.append(Step(f"{n_failed} trial(s) failed: their errors are in the trial table."))
@@ -270,7 +276,7 @@ def _use(opt: Any, rc: Recipe, batch_size: int | None, optimizer: str | None) ->
         cli = shlex.join(["lrsweep", "transfer", "--lr", fmt_lr(opt.lr, 4), *interval, *flags])
     point = (f"({opt.lr:.4g}, {low:.4g}, {high:.4g})" if low is not None and high is not None
              else f"{opt.lr:.4g}")
-    api = (f"lrsweep.transfer.transfer({point}, base={{'batch': {batch_size}}}, "
+    api = (f"import lrsweep.transfer; lrsweep.transfer.transfer({point}, base={{'batch': {batch_size}}}, "
            f"target={{'batch': {batch_size * 4}}}" + (", optimizer='sgd'" if sgd else "") + ")")
     return Step(text, cli, api)
 
