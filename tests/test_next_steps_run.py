@@ -54,7 +54,7 @@ def run_each(cwd: Path, report: Path, study: str, must: list[str]) -> list[str]:
     found = steps(report)
     assert found, "no next step"
     outs = []
-    for text, cli, api in found:
+    for _text, cli, api in found:
         if not cli:
             continue
         argv = shlex.split(cli)
