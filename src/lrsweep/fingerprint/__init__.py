@@ -28,18 +28,24 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .describe import callable_name, describe, exclude, is_library, qualname
+from .describe import (
+    SAMPLES,
+    callable_name,
+    dataset_description,
+    describe,
+    exclude,
+    is_library,
+    loader_description,
+    qualname,
+    spread,
+)
 from .hashing import canonical_json, code_digest, sha, tensor_digest
 from .parts import (
     REFERENCE_LR,
-    SAMPLES,
-    dataset_description,
-    loader_description,
     model_description,
     names_digest,
     optimizer_description,
     source_description,
-    spread,
     tensors_description,
     weights_digest,
 )

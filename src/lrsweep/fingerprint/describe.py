@@ -10,15 +10,18 @@ their fields. Code from installed libraries is named, not hashed; the script a u
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import re
 import sys
 import sysconfig
 import types
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .hashing import canonical_json, code_digest, global_names, sha, tensor_digest
+from .hashing import HEX, canonical_json, code_digest, forget, global_names, sha, tensor_digest
 
 _MAX_ITEMS = 64  # longer containers are summarised as their length and a hash
 _MAX_DEPTH = 12
@@ -154,8 +157,6 @@ class _Describer:
             if isinstance(v, torch.nn.Module):
                 return self.module(v, d)
             if isinstance(v, torch.utils.data.DataLoader):
-                from .parts import loader_description
-
                 return loader_description(v)
         if np is not None:
             if isinstance(v, np.ndarray):
@@ -292,3 +293,82 @@ def _plain(x: Any) -> bool:
     return torch is not None and isinstance(x, (torch.Tensor, torch.dtype, torch.device))
 
 
+# ------------------------------------------------------------ data loaders ----
+SAMPLES = 64  # dataset items hashed per DataLoader, spread over the whole dataset
+
+
+def spread(n: int, k: int = SAMPLES) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)``, first and last included.
+
+    >>> spread(1000, 5)
+    [0, 250, 500, 749, 999]
+    """
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def dataset_description(ds: Any) -> dict[str, Any]:
+    """Class and fields of a dataset (a ``TensorDataset``'s tensors hashed in full), its
+    length, and a hash of ``SAMPLES`` items spread over all of it, each drawn with the global
+    RNGs seeded, so random augmentations give the same bytes every time."""
+    from ..rng import isolated_rng, seed_everything
+
+    out: dict[str, Any] = {"dataset": describe(ds)}
+    try:
+        n = len(ds)
+    except TypeError:
+        return out
+    out["len"] = n
+    if not hasattr(ds, "__getitem__"):
+        return out
+    h = hashlib.sha256()
+    idx = spread(n)
+    try:
+        with isolated_rng():
+            for i in idx:
+                seed_everything(i)
+                h.update(canonical_json(describe(ds[i])).encode())
+    except Exception as e:  # keys that are not 0..n-1 (a sampler picks them): no samples
+        out["samples_error"] = type(e).__name__
+        return out
+    out["samples"] = len(idx)
+    out["samples_sha"] = h.hexdigest()[:HEX]
+    return out
+
+
+_loader_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def loader_description(loader: Any,
+                       first_batch: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """A ``DataLoader``: its length, batch size, ``drop_last``, sampler kinds, collate and
+    worker-init functions, and its dataset (``dataset_description``); where the dataset
+    cannot be sampled by index (an ``IterableDataset``), ``first_batch()`` instead. Cached
+    per loader."""
+    hit = _loader_cache.get(id(loader))
+    if hit is not None and hit[0]() is loader:
+        return json.loads(json.dumps(hit[1]))
+    try:
+        n_batches: Any = len(loader)
+    except TypeError:
+        n_batches = None
+    bs = getattr(loader, "batch_sampler", None)
+    desc = {
+        "kind": "DataLoader", "batches": n_batches,
+        "batch_size": getattr(loader, "batch_size", None),
+        "drop_last": getattr(loader, "drop_last", None),
+        "sampler": describe(getattr(loader, "sampler", None)),
+        "batch_sampler": None if bs is None else describe(bs),
+        "collate_fn": describe(getattr(loader, "collate_fn", None)),
+        "worker_init_fn": describe(getattr(loader, "worker_init_fn", None)),
+        **dataset_description(loader.dataset),
+    }
+    if "samples" not in desc and first_batch is not None:
+        desc["first_batch"] = describe(first_batch())
+    try:
+        ref = weakref.ref(loader, functools.partial(forget, _loader_cache, id(loader)))
+        _loader_cache[id(loader)] = (ref, desc)
+    except TypeError:
+        pass
+    return json.loads(json.dumps(desc))
