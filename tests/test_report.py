@@ -370,3 +370,18 @@ def test_the_reports_search_defaults_are_the_codes():
     sig = inspect.signature(lrsweep.search).parameters
     for name, value in SEARCH_DEFAULTS.items():
         assert sig[name].default == value, name
+
+
+def test_stop_kind_reads_the_typed_reason():
+    from lrsweep.report.next_steps import stop_kind
+    from lrsweep.search import StopReason
+
+    spent = "budget spent (max_trials=48): not converged; raise the budget"
+    assert stop_kind(spent, StopReason.BUDGET) == "max_trials"
+    assert stop_kind("budget spent (max_steps=900): ...", StopReason.BUDGET) == "max_steps"
+    assert stop_kind("budget spent (max_trials=8, max_steps=900): ...", "budget") == "budget"
+    assert stop_kind("converged, flat top: any LR in ...", StopReason.FLAT) == "flat"
+    assert stop_kind("converged: interval x1.3 <= x1.41", StopReason.TIGHT) == "converged"
+    assert stop_kind("max_rounds=6: not converged", StopReason.MAX_ROUNDS) == "max_rounds"
+    assert stop_kind("noise-limited: ...", "noise-limited") == "noise-limited"
+    assert stop_kind("max_rounds=6: not converged (next: refining)") == "max_rounds"

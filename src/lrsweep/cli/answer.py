@@ -129,9 +129,14 @@ def answer_lines(result: Any, opt: Any, *, why: str = "", stopped: str = "") -> 
     if saturated:
         lines.append(f"  WARNING: {saturated}")
     if stopped:
-        state = ("converged" if opt.converged else "NOT converged, noise-limited"
-                 if str(stopped).startswith("noise-limited") else "NOT converged")
-        lines.append(f"  {state}: {as_flags(str(stopped))}")
+        words = as_flags(str(stopped))
+        if opt.converged:
+            lines.append(f"  {words}" if words.startswith("converged") else
+                         f"  converged: {words}")
+        else:
+            state = ("NOT converged, noise-limited" if words.startswith("noise-limited")
+                     else "NOT converged")
+            lines.append(f"  {state}: {words}")
     if opt.note:
         lines.append(f"  note: {opt.note}")
     return lines

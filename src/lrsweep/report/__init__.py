@@ -32,13 +32,13 @@ def _search_info(search: Any) -> tuple[list[dict[str, Any]], dict[Any, int], dic
     if isinstance(search, dict):
         raw = search.get("rounds") or []
         stopped = search.get("stopped", "")
-        stop = search.get("stop") or stopped
+        reason = search.get("stop_reason")
     else:
         raw = search.rounds
         stopped = search.stopped
-        stop = getattr(search, "stop", None) or stopped
+        reason = getattr(search, "stop_reason", None)
     rows = rounds_plot_data(raw)
-    return rows, trial_rounds(rows), {"stopped": str(stopped), "stop": stop,
+    return rows, trial_rounds(rows), {"stopped": str(stopped), "stop_reason": reason,
                                       "n_rounds": len(rows)}
 
 

@@ -104,7 +104,10 @@ def _status(opt: Any, search: dict[str, Any] | None) -> tuple[str, str, str]:
     after = f" after {rounds} rounds" if rounds else ""
     detail = f"The search stopped{after}: {stopped}." if stopped else ""
     if ok:
-        return "converged", "converged", detail
+        flat = stopped.startswith("converged, flat") or str(
+            getattr((search or {}).get("stop_reason"), "value",
+                    (search or {}).get("stop_reason"))) == "flat"
+        return "converged", "converged, flat top" if flat else "converged", detail
     chip = "noise-limited, not converged" if stopped.startswith("noise-limited") else \
         "not converged"
     return "not-converged", chip, detail
@@ -133,7 +136,8 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
     facts: list[tuple[str, str]] = []
     stopped = _get(opt, "stopped", "") or (search or {}).get("stopped", "")
     steps = next_steps(opt, recipe=recipe, kind="search" if search is not None else "sweep",
-                       stopped=(search or {}).get("stop") or stopped, lr_range=lr_range,
+                       stopped=stopped, reason=(search or {}).get("stop_reason"),
+                       lr_range=lr_range,
                        n_failed=n_failed, batch_size=batch_size, optimizer=optimizer,
                        n_lrs=n_lrs)
     if not found:

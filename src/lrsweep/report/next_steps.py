@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import shlex
 import sys
 from dataclasses import asdict, dataclass, field
@@ -109,17 +110,29 @@ def search_defaults() -> dict[str, Any]:
             if p.default is not inspect.Parameter.empty}
 
 
-def stop_kind(stopped: Any) -> str:
+#: ``lrsweep.search.StopReason`` values -> the kinds the steps answer
+REASONS = {"tight": "converged", "flat": "flat", "noise-limited": "noise-limited",
+           "max-rounds": "max_rounds", "nothing-to-try": "exhausted"}
+
+
+def stop_kind(stopped: Any, reason: Any = None) -> str:
     """The kind of a search's stop: converged, flat (converged, flat top), noise-limited,
-    max_trials, max_steps, max_rounds, failed, exhausted (no new LR worth trying), or ""."""
-    kind = getattr(stopped, "kind", None)  # a typed stop reason
-    text = str(getattr(stopped, "text", stopped) if kind is None else kind).lower()
+    max_trials, max_steps, budget (both budgets set: either was spent), max_rounds, failed, exhausted (no new LR worth
+    trying), or "". ``reason``: the typed ``StopReason`` (or its value), ``stopped``: the
+    words (they say which budget was spent)."""
+    text = str(stopped or "").lower()
+    value = str(getattr(reason, "value", reason) or "").lower()
+    if value == "budget":
+        spent = re.search(r"budget spent \(([^)]*)\)", text)
+        names = spent.group(1) if spent else text
+        both = "max_steps" in names and "max_trials" in names
+        return "budget" if both else "max_steps" if "max_steps" in names else "max_trials"
+    if value in REASONS:
+        return "failed" if value == "nothing-to-try" and "failed" in text else REASONS[value]
     for key, out in (("flat", "flat"), ("converged", "converged"),
-                     ("noise-limited", "noise-limited"), ("noise_limited", "noise-limited"),
-                     ("max_trials", "max_trials"), ("max_steps", "max_steps"),
-                     ("max_rounds", "max_rounds"), ("every trial failed", "failed"),
-                     ("failed", "failed"), ("no new lrs", "exhausted"),
-                     ("exhausted", "exhausted")):
+                     ("noise-limited", "noise-limited"), ("max_trials", "max_trials"),
+                     ("max_steps", "max_steps"), ("max_rounds", "max_rounds"),
+                     ("every trial failed", "failed"), ("no new lrs", "exhausted")):
         if key in text:
             if out == "converged" and "not converged" in text:
                 continue
@@ -150,11 +163,12 @@ def _search_flags(settings: dict[str, Any], defaults: dict[str, Any], **changed:
 
 
 def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
-               stopped: Any = "", lr_range: tuple[float, float] | None = None,
+               stopped: Any = "", reason: Any = None, lr_range: tuple[float, float] | None = None,
                n_failed: int = 0, batch_size: int | None = None,
                n_lrs: int | None = None, optimizer: str | None = None) -> list[Step]:
     """The steps for ``opt`` (an ``Optimum``) of a ``kind`` ("sweep" or "search") that
-    stopped for ``stopped`` (the search's stop reason), with ``recipe`` to rerun it."""
+    stopped for ``reason`` (a ``StopReason``; ``stopped``: its words), with ``recipe`` to
+    rerun it."""
     rc = recipe or Recipe()
     defaults = search_defaults()
     settings = {**{k: defaults.get(k) for k in SEARCH_FLAGS}, **rc.search}
@@ -199,14 +213,14 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
                            "Widen the range upwards: the best LR is the highest one tried."))
     one_seed = _get(opt, "basis") == "one-seed" or (
         _get(opt, "basis") not in ("seeds", "one-seed") and int(_get(opt, "n_seeds", 1) or 1) < 2)
-    stop = stop_kind(stopped) if kind == "search" else ""
+    stop = stop_kind(stopped, reason) if kind == "search" else ""
     ratio = _get(opt, "ratio", math.inf)
     n = int(_get(opt, "n_seeds", 1) or 1)
     if one_seed and not (low_edge or high_edge) and lo_tried:
         steps.append(rerun(lo_tried, hi_tried, "Run more seeds, so that the interval covers "
                            "the seed-to-seed noise and not only this seed's curve.", seeds="3"))
-    if kind == "search" and stop in ("max_trials", "max_steps", "max_rounds", "noise-limited",
-                                     "exhausted") and not (low_edge or high_edge):
+    if kind == "search" and stop in ("max_trials", "max_steps", "budget", "max_rounds",
+                                     "noise-limited", "exhausted") and not (low_edge or high_edge):
         lo_s = settings.get("lr_min") or lo_tried
         hi_s = settings.get("lr_max") or hi_tried
         if stop == "noise-limited" or stop == "exhausted":
@@ -225,20 +239,20 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
                 "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
                            *(f"{k}={v}" for k, v in changed.items())])))
         else:
-            limit = stop
-            cur = settings.get(limit)
-            new = (int(cur) * 2 if limit != "max_rounds" else int(cur) + 3) if cur else None
-            if new is not None:
+            limits = ["max_trials", "max_steps"] if stop == "budget" else [stop]
+            changed = {k: (int(settings[k]) + 3 if k == "max_rounds" else int(settings[k]) * 2)
+                       for k in limits if settings.get(k)}
+            if changed:
                 what = {"max_trials": "trials", "max_steps": "trial-steps",
-                        "max_rounds": "rounds"}[limit]
-                text = (f"Let the search go on: its budget of {cur} {what} ran out before "
-                        f"the interval's high/low reached {tol:.2f}; it reuses every trial "
-                        "it ran.")
+                        "max_rounds": "rounds"}
+                spent = " and ".join(f"{settings[k]} {what[k]}" for k in changed)
+                text = (f"Let the search go on: its budget of {spent} ran out before the "
+                        f"interval's high/low reached {tol:.2f}; it reuses every trial it ran.")
                 flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
-                         *_search_flags(settings, defaults, **{limit: new})]
+                         *_search_flags(settings, defaults, **changed)]
                 steps.append(Step(text, rc.cli("search", flags), rc.api(
                     "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
-                               f"{limit}={new}"])))
+                               *(f"{k}={v}" for k, v in changed.items())])))
     elif kind == "sweep" and not one_seed and not (low_edge or high_edge) and (
             not math.isfinite(ratio) or ratio > tol):
         band = _get(opt, "band") or (opt.lr, opt.lr)
