@@ -109,11 +109,14 @@ def parse_seeds(text: Any) -> list[int]:
     s = str(text).strip()
     try:
         if "," in s:
-            return [int(v) for v in s.split(",") if v.strip()]
+            vals = [int(v) for v in s.split(",") if v.strip()]
+            if not vals or min(vals) < 0:
+                raise ValueError(s)
+            return vals
         n = int(s)
     except ValueError as e:
-        raise bad_arg("--seeds", text, "an integer N or a comma list of seeds",
-                      "Use --seeds 3 (seeds 0,1,2) or --seeds 0,5,9.") from e
+        raise bad_arg("--seeds", text, "a count N (seeds 0..N-1) or a comma list of seeds "
+                      ">= 0", "Use --seeds 3 (seeds 0,1,2) or --seeds 0,5,9.") from e
     if n < 1:
         raise bad_arg("--seeds", text, "at least 1", "Use --seeds 1 or more.")
     return list(range(n))
