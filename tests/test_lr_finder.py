@@ -115,8 +115,9 @@ def test_bad_warmup_is_an_error_not_an_assert():
 
 
 def test_the_docstring_says_what_the_recipe_is_in_english():
-    import lrsweep.lr_finder as mod
+    import importlib
 
+    mod = importlib.import_module("lrsweep.lr_finder")
     doc = (mod.__doc__ or "") + (mod.lr_finder.__doc__ or "")
     assert "classic lr_finder recipe" in doc and "log-spaced" in doc
     assert not any("\u4e00" <= c <= "\u9fff" for c in doc)  # no untranslated title
