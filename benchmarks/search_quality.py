@@ -1,6 +1,9 @@
 """How well does ``lrsweep.search`` find the optimal LR, at what cost, and how honest is
 its interval? Measured against dense grids, on noise with the structure real sweeps have.
 
+(Issue 20's broad suite, 16 tasks judged by the worst case per task, is
+``benchmarks/suite_quality.py`` with ``benchmarks/suite/``; this file is issue 11's benchmark.)
+
 1. Calibration: dense grids (41 log-spaced LRs over 1e-5..1 x 5 seeds) of the built-in
    tasks and of a BatchNorm CNN scored by accuracy (defined here, on scikit-learn's bundled
    digits); the truth of stdlib-gpt and teacher-mlp takes 25 seeds (``TRUTH_SEEDS``: a

@@ -209,10 +209,11 @@ def _fmt_regret(v: float, acc: bool) -> str:
 def report(record: dict[str, Any], names: list[str], truths: dict[str, Truth],
            keys: list[str]) -> None:
     print("\nper task (worst case over repetitions first); truth se: the truth's own "
-          "bootstrap sd (octaves); regret: relative for a loss, points for accuracy")
+          "bootstrap sd (octaves); regret: relative for a loss, points for accuracy; floor: "
+          "the truth LR's own regret on the smoothed curve; ok: runs within the tolerance")
     print(f"{'task':>20} {'method':>21} {'|log2| max':>10} {'med':>6} {'regret max':>10} "
           f"{'med':>8} {'holds':>5} {'conv':>4} {'steps max':>9} {'med':>6} {'ok':>4} "
-          f"{'truth se':>8}")
+          f"{'truth se':>8} {'floor':>7}")
     for name in names:
         tr = truths[name]
         for key in keys:
@@ -230,7 +231,8 @@ def report(record: dict[str, Any], names: list[str], truths: dict[str, Truth],
                   f"{np.median(errs):>6.3f} {_fmt_regret(max(regs), tr.accuracy):>10} "
                   f"{_fmt_regret(float(np.median(regs)), tr.accuracy):>8} {holds:>5} "
                   f"{conv:>4} {max(fr):>9.1%} {np.median(fr):>6.1%} "
-                  f"{sum(r['ok'] for r in runs)}/{n} {tr.se:>8.3f}")
+                  f"{sum(r['ok'] for r in runs)}/{n} {tr.se:>8.3f} "
+                  f"{_fmt_regret(tr.regret(tr.lr), tr.accuracy):>7}")
     summary(record, names, truths)
 
 

@@ -90,6 +90,15 @@ def cancer_logreg(**over: Any) -> lrsweep.Task:
                  data.sklearn_table("breast_cancer"), metric="loss", steps=60, batch_size=8)
 
 
+def diabetes_edge(**over: Any) -> lrsweep.Task:
+    """Linear regression by plain SGD at batch 8: at 30 steps the larger the LR the better,
+    up to the stability edge (2 / the largest eigenvalue of a batch's Hessian, which varies
+    from batch to batch): above the optimum some seeds blow up (loss x10-30)."""
+    return _task("diabetes-edge", over, lambda: nn.Linear(10, 1), torch.optim.SGD,
+                 data.sklearn_table("diabetes"), loss=nn.MSELoss(), metric="loss", steps=30,
+                 batch_size=8)
+
+
 def diabetes_rmsprop(**over: Any) -> lrsweep.Task:
     return _task("diabetes-rmsprop", over, mlp(10, 1), torch.optim.RMSprop,
                  data.sklearn_table("diabetes"), loss=nn.MSELoss(), metric="loss", steps=60)
@@ -164,15 +173,22 @@ SPECS: tuple[SuiteTask, ...] = (
     SuiteTask("wine-sgdm", wine_sgdm, "SGD momentum 0.9, loss; tiny data, asymmetric top",
               "real: scikit-learn wine"),
     SuiteTask("cancer-logreg", cancer_logreg,
-              "optimum at the stability edge, heavy-tailed seeds; logistic regression, SGD",
+              "convex, near its edge: the seeds' spread grows x5 from the optimum to 4x it, "
+              "then seeds diverge; logistic regression, plain SGD",
               "real: scikit-learn breast_cancer", lr_range=(1e-4, 10.0)),
-    SuiteTask("diabetes-rmsprop", diabetes_rmsprop, "regression MSE; MLP, RMSprop",
+    SuiteTask("diabetes-edge", diabetes_edge, "stability edge 2 octaves above the optimum, "
+              "heavy-tailed seeds (blow-ups x10-30); linear regression, SGD",
+              "real: scikit-learn diabetes", lr_range=(1e-4, 1.0)),
+    SuiteTask("diabetes-rmsprop", diabetes_rmsprop, "flat top, a shallow second dip, then a cliff "
+              "(seeds diverge) 3 octaves above; MLP regression, RMSprop",
               "real: scikit-learn diabetes"),
-    SuiteTask("gru-memory", gru_memory, "cliff: best accuracy just below divergence; GRU, Adam",
+    SuiteTask("gru-memory", gru_memory, "sharp accuracy peak, falling over 2 octaves to where "
+              "seeds diverge; GRU, Adam",
               "generated: memory sequences"),
     SuiteTask("second-dip", second_dip, "a second dip at ~30x the optimum (overfit, then "
               "weight decay); MLP, AdamW wd=1", "generated: noisy-label blobs"),
-    SuiteTask("cnn-sgd-cosine", cnn_sgd_cosine, "CNN, SGD Nesterov, warmup + cosine (loss)",
+    SuiteTask("cnn-sgd-cosine", cnn_sgd_cosine, "narrow asymmetric top, heavy tail at 2x (mean 1.5x "
+              "the median), divergence at 4x; CNN, SGD Nesterov, warmup + cosine",
               "real: scikit-learn digits"),
     SuiteTask("blobs-adagrad", blobs_adagrad, "flat top (accuracy, noisy labels); Adagrad",
               "generated: Gaussian blobs"),

@@ -57,20 +57,39 @@ class Truth:
     def log2_error(self, lr: float | None) -> float:
         return math.inf if not lr else abs(math.log2(lr / self.lr))
 
+    def curve(self, lr: Any) -> np.ndarray:
+        """The smoothed seed-mean curve (``sign`` applied: higher is better) at ``lr``: the
+        parabola through the better of the two grid points around each LR and its two
+        neighbours (linear where one of them has a diverged seed: those score as the worst
+        point, as do LRs off the grid)."""
+        sign = 1.0 if self.direction == "max" else -1.0
+        u = np.array([np.nan if v is None else sign * v for v in self.smooth])
+        bad = np.isnan(u)
+        worst = np.nanmin(u)
+        u = np.where(bad, worst, u)
+        x = np.log10(self.lrs)
+        q = np.log10(np.atleast_1d(np.asarray(lr, dtype=float)))
+        out = np.interp(q, x, u, left=worst, right=worst)
+        a = np.clip(np.floor((q - x[0]) / (x[1] - x[0])).astype(int), 0, len(x) - 2)
+        j = np.clip(np.where(u[a] >= u[a + 1], a, a + 1), 1, len(x) - 2)
+        for i, (qi, ji) in enumerate(zip(q, j)):
+            if x[0] <= qi <= x[-1] and not bad[ji - 1:ji + 2].any():
+                c = np.polyfit(x[ji - 1:ji + 2] - x[ji], u[ji - 1:ji + 2], 2)
+                out[i] = np.polyval(c, qi - x[ji])
+        return out
+
+    def best(self) -> float:
+        """The best of the smoothed curve (``sign`` applied), on a grid 20x finer."""
+        x = np.log10(self.lrs)
+        return float(self.curve(10 ** np.linspace(x[0], x[-1], 20 * (len(x) - 1) + 1)).max())
+
     def regret(self, lr: float | None) -> float:
-        """On the smoothed seed-mean curve (linear in log-LR between grid points; an LR where
-        a seed diverged, or outside the grid, scores as the worst point): relative for a
+        """Against the best of the smoothed seed-mean curve (``curve``): relative for a
         loss, (f - f*) / |f*|; points for accuracy, 100 (f* - f)."""
         if not lr:
             return math.inf
-        sign = 1.0 if self.direction == "max" else -1.0
-        u = np.array([np.nan if v is None else sign * v for v in self.smooth])
-        worst = np.nanmin(u)
-        u = np.where(np.isnan(u), worst, u)
-        best = sign * self.metric
-        x = np.log10(self.lrs)
-        f = float(np.interp(math.log10(lr), x, u, left=worst, right=worst))
-        gap = max(best, float(u.max())) - f
+        best = self.best()
+        gap = max(0.0, best - float(self.curve(lr)[0]))
         return 100 * gap if self.accuracy else gap / abs(best)
 
 
@@ -87,23 +106,36 @@ def matrix(res: lrsweep.SweepResult, lrs: list[float], seeds: list[int]) -> np.n
     return M
 
 
-def vertex(x: np.ndarray, u: np.ndarray) -> tuple[float, float]:
+def within_noise(resid: np.ndarray, se: np.ndarray) -> bool:
+    """The residuals' rms in units of their standard errors is at most 2."""
+    z = resid / np.maximum(se, 1e-12)
+    return bool(np.sqrt(np.mean(z**2)) <= 2.0)
+
+
+def vertex(x: np.ndarray, u: np.ndarray, se: np.ndarray | None = None
+           ) -> tuple[float, float]:
     """(argmax, max) of ``u`` over ``x`` (NaN: not a candidate): the parabola through the
-    best point and up to two neighbours each side (stopping at a NaN), clipped to them;
+    best point and two neighbours each side (stopping at a NaN), or one each side where
+    the five-point parabola misses the means by more than their noise (``within_noise``
+    with their standard errors ``se``: a sharp or lopsided top); clipped to its points;
     the best point itself where the parabola is not concave."""
     j = int(np.nanargmax(u))
-    lo = j
-    while lo > 0 and j - lo < 2 and np.isfinite(u[lo - 1]):
-        lo -= 1
-    hi = j
-    while hi < len(u) - 1 and hi - j < 2 and np.isfinite(u[hi + 1]):
-        hi += 1
-    if hi - lo < 2:
-        return float(x[j]), float(u[j])
-    c = np.polyfit(x[lo:hi + 1] - x[j], u[lo:hi + 1], 2)
+    for width in (2, 1):
+        lo = j
+        while lo > 0 and j - lo < width and np.isfinite(u[lo - 1]):
+            lo -= 1
+        hi = j
+        while hi < len(u) - 1 and hi - j < width and np.isfinite(u[hi + 1]):
+            hi += 1
+        if hi - lo < 2:
+            return float(x[j]), float(u[j])
+        xs, us = x[lo:hi + 1] - x[j], u[lo:hi + 1]
+        c = np.polyfit(xs, us, 2)
+        if se is None or width == 1 or within_noise(np.polyval(c, xs) - us, se[lo:hi + 1]):
+            break
     if c[0] >= 0:
         return float(x[j]), float(u[j])
-    v = min(max(-c[1] / (2 * c[0]), x[lo] - x[j]), x[hi] - x[j])
+    v = min(max(-c[1] / (2 * c[0]), xs[0]), xs[-1])
     return float(x[j] + v), float(np.polyval(c, v))
 
 
@@ -115,19 +147,30 @@ def seed_mean(M: np.ndarray) -> np.ndarray:
     return out
 
 
-def smooth(x: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """The local quadratic through each point and two neighbours each side (finite ones)."""
+def smooth(x: np.ndarray, u: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """At each point the quadratic through it and two neighbours each side, where that fits
+    within the noise (``within_noise``); elsewhere (a sharp top, a cliff) the seed-mean
+    itself."""
     out = u.copy()
     for i in range(u.size):
         idx = [k for k in range(i - 2, i + 3) if 0 <= k < u.size and np.isfinite(u[k])]
-        if np.isfinite(u[i]) and len(idx) >= 3:
-            out[i] = np.polyfit(x[idx] - x[i], u[idx], 2)[2]
+        if np.isfinite(u[i]) and len(idx) >= 4:
+            c = np.polyfit(x[idx] - x[i], u[idx], 2)
+            if within_noise(np.polyval(c, x[idx] - x[i]) - u[idx], se[idx]):
+                out[i] = c[2]
     return out
+
+
+def mean_se(M: np.ndarray) -> np.ndarray:
+    """The standard error of each LR's seed-mean."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanstd(M, axis=1, ddof=1) / np.sqrt(M.shape[1])
 
 
 def estimate(M: np.ndarray, x: np.ndarray, sign: float) -> tuple[float, float]:
     """(log10 LR, metric) of the seed-mean optimum of ``M``."""
-    xv, val = vertex(x, sign * seed_mean(M))
+    xv, val = vertex(x, sign * seed_mean(M), mean_se(M))
     return xv, sign * val
 
 
@@ -151,7 +194,7 @@ def compute(spec: Any, store: str | None, n_seeds: int = TRUTH_SEEDS) -> Truth:
     sign = 1.0 if task.direction == "max" else -1.0
     xv, val = estimate(M, x, sign)
     mean = seed_mean(M)
-    sm = sign * smooth(x, sign * mean)
+    sm = sign * smooth(x, sign * mean, mean_se(M))
     per_seed = []
     for j in range(n_seeds):
         col = M[:, j]
