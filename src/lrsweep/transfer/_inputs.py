@@ -29,6 +29,16 @@ class Point:
     low: float
     high: float
     level: float = DEFAULT_LEVEL
+    #: what the interval covers: "seeds" (the seed-to-seed noise, measured), "one-seed" (one
+    #: seed's curve and the grid's resolution only), "given" (an interval passed by hand),
+    #: "none" (no interval)
+    basis: str = "given"
+
+    @property
+    def noise_known(self) -> bool:
+        """Does the interval measure this optimum's noise (seeds, or an interval given by
+        hand), rather than only one seed's curve or nothing?"""
+        return self.basis in ("seeds", "given") and self.high > self.low
 
     @property
     def log_sigma(self) -> float:
@@ -48,18 +58,21 @@ def positive(v: Any) -> float | None:
     return f if math.isfinite(f) and f > 0 else None
 
 
-def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
+def as_point(obj: Any, name: str = "optimum", *, warn: bool = True,
+             **optimum_options: Any) -> Point:
     """Read an LR and its interval from ``obj``.
 
     Accepts an ``Optimum`` (or anything with ``lr``, ``low``, ``high``; ``level`` if it has
     one), an object with ``.optimum()`` (``SweepResult``, ``SearchResult``), a
     ``(lr, low, high)`` tuple, or a bare positive number (an interval of zero width).
+    ``warn=False``: do not log the one-seed warning (a caller that reads many optima says it
+    once).
     """
     if isinstance(obj, Point):
         return obj
     if positive(obj) is not None:
         lr = float(obj)
-        return Point(lr, lr, lr)
+        return Point(lr, lr, lr, basis="none")
     if isinstance(obj, (tuple, list)) and len(obj) == 3:
         vals = [positive(v) for v in obj]
         if all(v is not None for v in vals):
@@ -78,7 +91,8 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
                       "an (lr, low, high) tuple or a positive LR",
                       "Pass result.optimum() or the LR you measured.")
     _refuse_open(obj, name, lr)
-    if getattr(obj, "basis", None) == "one-seed":
+    basis = getattr(obj, "basis", None)
+    if basis == "one-seed" and warn:
         log.warning("%s: the interval describes one seed's curve only (the seed-to-seed "
                     "spread is unknown); sweep with seeds=3 for an interval that covers it",
                     name)
@@ -86,7 +100,12 @@ def as_point(obj: Any, name: str = "optimum", **optimum_options: Any) -> Point:
     high = positive(getattr(obj, "high", None)) or lr
     level = getattr(obj, "level", None)
     level = float(level) if positive(level) is not None and float(level) < 1 else DEFAULT_LEVEL
-    return _checked(lr, low, high, level, name, obj)
+    point = _checked(lr, low, high, level, name, obj)
+    if basis in ("seeds", "one-seed", "none"):
+        point = Point(point.lr, point.low, point.high, point.level, basis)
+    elif high <= low:
+        point = Point(point.lr, point.low, point.high, point.level, "none")
+    return point
 
 
 def _refuse_open(obj: Any, name: str, lr: float) -> None:

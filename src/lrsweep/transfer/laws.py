@@ -1,17 +1,33 @@
 """Power laws fitted across sweeps at several scales: ``log(lr*) = a + sum_k b_k log(x_k)``.
 
-Each point is an optimum with its interval (from ``SweepResult.optimum()``), read as a
-Gaussian in log-LR with standard deviation ``sigma_i``. The fit is weighted least squares
-with weights ``1 / (sigma_i^2 + tau^2)``, where ``tau^2`` is the extra scatter of the points
-about the line beyond their own intervals (Paule-Mandel: chosen so that the weighted
-residual sum of squares equals its degrees of freedom; zero when the intervals already
-explain the scatter). The interval of a prediction is a parametric bootstrap: redraw every
-point from the fitted line with its variance, refit (re-estimating ``tau``), and take the
-percentiles of the predicted log-LR; the part of the spread due to ``tau`` (estimated from
-``n - p`` residuals) is widened from normal to Student-t quantiles. Pure numpy.
+Each point is an optimum (from ``SweepResult.optimum()``) with its interval. How the law's
+interval is set depends on what those intervals measure (``Point.basis``):
+
+- **Noise unknown** (one-seed optima, whose interval is one seed's curve and the grid's
+  resolution only, or bare LRs): the intervals are not the optima's noise, so they only
+  weigh the points relative to each other (``w_i = 1 / max(sigma_i, sigma_med / 2)^2``; all
+  equal without intervals: plain least squares). The noise is the scatter of the optima
+  about the law, ``s^2 = sum w_i r_i^2 / (n - p)``, estimated with ``n - p`` degrees of
+  freedom, hence Student-t quantiles. (On the Step Law MoE grid, intervals built from the
+  one-seed intervals held 9 of 16 leave-one-out optima; this holds 14 of 16:
+  ``benchmarks/law_quality.py``.)
+- **Noise measured** (optima over several seeds, or intervals given by hand): weighted least
+  squares with weights ``1 / (sigma_i^2 + tau^2)``, ``tau^2`` the extra scatter about the
+  line (Paule-Mandel: the weighted residual sum of squares equals its degrees of freedom).
+
+A prediction at ``x0`` is for the optimum a sweep there would measure: the line's own
+uncertainty ``x0' Cov x0``, plus the scatter of one optimum about the law, plus, beyond the
+fitted range, a model error ``s * d / span`` (``d`` how far beyond, ``span`` the fitted
+range, both in log scale: extrapolating by the whole fitted span adds one more scatter in
+quadrature; a straight line in log-log is an assumption that the data cannot check there).
+
+``prior=(s0, nu0)``: a prior scatter ``s0`` (in ln lr) worth ``nu0`` degrees of freedom, for
+laws with few points (two sweeps leave none): ``s^2 = (nu0 s0^2 + RSS) / (nu0 + n - p)``
+with ``nu0 + n - p`` degrees of freedom. ``batch_law`` uses the scatter measured on real
+grids.
 
 This is how the published hyperparameter laws were fitted (DeepSeek LLM 2024; Step Law
-2025): a straight line in log-log with a bootstrap band.
+2025): a straight line in log-log. Pure numpy.
 """
 
 from __future__ import annotations
@@ -51,23 +67,31 @@ class Prediction:
 
 
 class Law:
-    """A fitted power law. ``coef`` = (a, b_1, ..., b_k) in natural log; ``boot`` holds the
-    bootstrap coefficient draws. Build it with ``fit_law``."""
+    """A fitted power law. ``coef`` = (a, b_1, ..., b_k) in natural log, ``cov`` their
+    covariance; ``scatter`` the standard deviation (ln lr) of one optimum about the law,
+    ``dof`` the degrees of freedom it was estimated with (inf: known). Build it with
+    ``fit_law``."""
 
     def __init__(self, x: tuple[str, ...], scales: np.ndarray, lrs: np.ndarray,
                  lows: np.ndarray, highs: np.ndarray, sigma: np.ndarray, coef: np.ndarray,
-                 tau: float, boot: np.ndarray, level: float) -> None:
+                 cov: np.ndarray, scatter: float, dof: float, level: float, mode: str,
+                 tau: float = 0.0) -> None:
         self.x = x
         self.scales = scales
         self.lrs, self.lows, self.highs, self.sigma = lrs, lows, highs, sigma
-        self.coef = coef
-        self.tau = tau
-        self.boot = boot
+        self.coef, self.cov = coef, cov
+        self.scatter, self.dof = float(scatter), float(dof)
         self.level = level
+        self.mode = mode
+        self.tau = float(tau)
 
     @property
     def n_points(self) -> int:
         return len(self.lrs)
+
+    def _q(self) -> float:
+        q = (1 + self.level) / 2
+        return normal_quantile(q) if not math.isfinite(self.dof) else t_quantile(q, self.dof)
 
     def exponent(self, axis: str | None = None) -> float:
         """The fitted exponent ``b`` of ``axis`` (the only axis by default)."""
@@ -75,8 +99,8 @@ class Law:
 
     def exponent_interval(self, axis: str | None = None) -> tuple[float, float]:
         i = 1 + self._index(axis)
-        lo, hi = np.quantile(self.boot[:, i], [(1 - self.level) / 2, (1 + self.level) / 2])
-        return float(lo), float(hi)
+        half = self._q() * math.sqrt(max(float(self.cov[i, i]), 0.0))
+        return float(self.coef[i] - half), float(self.coef[i] + half)
 
     def _index(self, axis: str | None) -> int:
         if axis is None:
@@ -110,41 +134,64 @@ class Law:
             out.append(f)
         return np.log(np.array(out)), dict(zip(self.x, out))
 
+    def beyond(self, feats: np.ndarray) -> float:
+        """How far ``feats`` (log scales) lie beyond the fitted range, in units of each axis's
+        fitted span (Euclidean over the axes); 0 inside."""
+        logs = np.log(self.scales)
+        lo, hi = logs.min(axis=0), logs.max(axis=0)
+        span = np.maximum(hi - lo, 1e-12)
+        out = np.maximum(lo - feats, 0) + np.maximum(feats - hi, 0)
+        return float(np.sqrt(np.sum((out / span) ** 2)))
+
     def predict(self, x: Any) -> Prediction:
-        """The LR at scale ``x`` (a number for a one-axis law, else a dict) with its
-        bootstrap interval."""
+        """The LR at scale ``x`` (a number for a one-axis law, else a dict) with the interval
+        for the optimum a sweep there would measure."""
         feats, named = self._features(x)
         row = np.concatenate([[1.0], feats])
         mid = float(row @ self.coef)
-        draws = self.boot @ row
-        lo, hi = np.quantile(draws, [(1 - self.level) / 2, (1 + self.level) / 2])
-        logs = np.log(self.scales)
-        extrap = bool(np.any(feats < logs.min(axis=0) - 1e-12)
-                      or np.any(feats > logs.max(axis=0) + 1e-12))
-        return Prediction(math.exp(mid), math.exp(min(lo, mid)), math.exp(max(hi, mid)),
-                          named, self.level, extrap)
+        d = self.beyond(feats)
+        var = float(row @ self.cov @ row) + self.scatter**2 * (1 + d * d)
+        half = self._q() * math.sqrt(max(var, 0.0))
+        return Prediction(math.exp(mid), math.exp(mid - half), math.exp(mid + half),
+                          named, self.level, d > 0)
 
     def ratio(self, axis: str, base: float, target: float) -> tuple[float, float, float]:
-        """LR factor ``(target / base)^b`` of one axis, with its interval."""
+        """LR factor ``(target / base)^b`` of one axis, with its interval: the exponent's
+        uncertainty times the log-ratio, and the scatter of the target's optimum about the
+        law (the base optimum carries its own interval)."""
         i = 1 + self._index(axis)
         d = math.log(float(target) / float(base))
-        draws = self.boot[:, i] * d
-        lo, hi = np.quantile(draws, [(1 - self.level) / 2, (1 + self.level) / 2])
+        logs = np.log(self.scales[:, i - 1])
+        span = max(float(logs.max() - logs.min()), 1e-12)
+        t = math.log(float(target))
+        out = max(float(logs.min()) - t, 0.0, t - float(logs.max())) / span
+        var = float(self.cov[i, i]) * d * d + self.scatter**2 * (1 + out * out)
+        half = self._q() * math.sqrt(max(var, 0.0))
         mid = float(self.coef[i]) * d
-        return math.exp(mid), math.exp(min(lo, mid)), math.exp(max(hi, mid))
+        return math.exp(mid), math.exp(mid - half), math.exp(mid + half)
 
     def formula(self) -> str:
         c = math.exp(self.coef[0])
         terms = " * ".join(f"{k}^{self.coef[1 + i]:.3g}" for i, k in enumerate(self.x))
         return f"lr* = {c:.4g} * {terms}"
 
+    def describe(self) -> str:
+        """How the interval was set, in one line."""
+        oct_ = self.scatter / math.log(2)
+        dof = "known" if not math.isfinite(self.dof) else f"{self.dof:g} degrees of freedom"
+        if self.mode == "noise":
+            return (f"weighted least squares on {self.n_points} optima with measured noise; "
+                    f"extra scatter tau={self.tau / math.log(2):.3g} octaves; one optimum "
+                    f"scatters {oct_:.3g} octaves about the law ({dof})")
+        return (f"least squares on {self.n_points} optima (their own intervals weigh them, "
+                f"the noise is their scatter about the law): {oct_:.3g} octaves ({dof})")
+
     def __str__(self) -> str:
-        lines = [f"{self.formula()}   (weighted least squares on {self.n_points} optima, "
-                 f"scatter tau={self.tau:.3g} in ln lr)"]
+        lines = [f"{self.formula()}   ({self.describe()})"]
         for k in self.x:
             lo, hi = self.exponent_interval(k)
             lines.append(f"  exponent of {k}: {self.exponent(k):.3f}  "
-                         f"[{lo:.3f}, {hi:.3f}] ({self.level:.0%} bootstrap)")
+                         f"[{lo:.3f}, {hi:.3f}] ({self.level:.0%})")
         for s, lr, low, high in zip(self.scales, self.lrs, self.lows, self.highs):
             at = ", ".join(f"{k}={v:g}" for k, v in zip(self.x, s))
             fit = math.exp(float(np.concatenate([[1.0], np.log(s)]) @ self.coef))
@@ -163,8 +210,8 @@ class Law:
 
 # ------------------------------------------------------------------------------ fit ----
 def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[Any] | None = None,
-            level: float = DEFAULT_LEVEL, n_boot: int = 2000, seed: int = 0,
-            min_points: int = 3) -> Law:
+            level: float = DEFAULT_LEVEL, min_points: int = 3,
+            prior: tuple[float, float] | None = None) -> Law:
     """Fit ``log(lr*) = a + b log(x)`` across optima measured at different scales.
 
     Args:
@@ -174,9 +221,11 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
             ``.scale[x]``, ``.protocol[x]``, ``.protocol['scale'][x]``, or ``x=N`` in the
             study/task name). A scale is a number, or a tuple / dict for several axes.
         x: the axis name, or several (``("width", "batch")``) for a multi-variable law.
-        level: coverage of the prediction intervals. n_boot, seed: the bootstrap.
-        min_points: at least this many optima (default 3; 2 fits a line exactly and its
-            interval then rests on the optima's own intervals alone).
+        level: coverage of the prediction intervals.
+        min_points: at least this many optima (default 3; with 2 on one axis nothing is left
+            to estimate the scatter: pass ``prior=``).
+        prior: ``(s0, nu0)``, a prior scatter of the optima about the law (standard
+            deviation in ln lr) worth ``nu0`` degrees of freedom (see the module).
 
     >>> law = fit_law({64: 1e-2, 128: 5e-3, 256: 2.5e-3}, x="width")
     >>> round(law.exponent(), 6)
@@ -187,6 +236,7 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
         raise bad_arg("x", x, "an axis name or a tuple of names", "Pass x='width'.")
     if not 0 < level < 1:
         raise bad_arg("level", level, "a coverage in (0, 1)", "Pass e.g. level=0.9.")
+    s0, nu0 = _check_prior(prior)
     pairs = _pairs(results, axes, values)
     need = max(int(min_points), len(axes) + 1)
     if len(pairs) < need:
@@ -200,95 +250,108 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
     points = [p for _, p in pairs]
     y = np.log([p.lr for p in points])
     sigma = np.array([p.log_sigma for p in points])
-    if np.any(sigma > 0) and np.any(sigma == 0):
-        # an optimum given without an interval: assume it is as uncertain as the others
-        sigma = np.where(sigma > 0, sigma, float(np.median(sigma[sigma > 0])))
-        log.info("fit_law: optima without an interval take the median interval of the others")
     design = np.column_stack([np.ones(len(y)), np.log(scales)])
     if np.linalg.matrix_rank(design) < design.shape[1]:
         raise bad_arg("results", scales.tolist(), "scales that vary independently along each "
                       "axis", "With several axes, vary them so that each can be told apart.")
-    coef, tau = _wls(design, y, sigma)
-    if tau == 0 and not np.any(sigma > 0):
-        log.warning("fit_law: no optimum has an interval and the line fits exactly; the "
-                    "prediction interval is zero-width")
-    rng = np.random.default_rng(seed)
-    fitted = design @ coef
-    sd = np.sqrt(sigma**2 + tau**2)
-    y_star = fitted[None, :] + rng.normal(0.0, 1.0, (int(n_boot), len(y))) * sd[None, :]
-    boot, _ = _wls_batch(design, y_star, sigma)
-    # the scatter tau is estimated from n - p residuals: widen its share of the spread from
-    # normal to Student-t quantiles (with three points and one axis, dof = 1)
-    dof = design.shape[0] - design.shape[1]
-    if tau > 0 and dof > 0:
-        q = (1 + level) / 2
-        share = tau**2 / (tau**2 + float(np.median(sigma**2)))
-        inflate = 1 + (t_quantile(q, dof) / normal_quantile(q) - 1) * share
-        boot = coef[None, :] + (boot - coef[None, :]) * inflate
-    return Law(axes, scales, np.array([p.lr for p in points]), np.array([p.low for p in points]),
-               np.array([p.high for p in points]), sigma, coef, tau, boot, float(level))
-
-
-def _wls(design: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weighted least squares with the Paule-Mandel extra scatter ``tau``."""
-    coef, tau = _wls_batch(design, y[None, :], sigma)
-    return coef[0], float(tau[0])
-
-
-def _solve(design: np.ndarray, ys: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row r of ``ys``: the WLS coefficients with weights ``w[r]`` and the weighted
-    residual sum of squares."""
-    a = np.einsum("rn,np,nq->rpq", w, design, design)
-    b = np.einsum("rn,np,rn->rp", w, design, ys)
-    coef = np.linalg.solve(a, b[..., None])[..., 0]
-    r = ys - coef @ design.T
-    return coef, np.sum(w * r * r, axis=1)
-
-
-def _wls_batch(design: np.ndarray, ys: np.ndarray,
-               sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``_wls`` for every row of ``ys`` at once (the bootstrap)."""
     n, p = design.shape
     dof = n - p
-    rows = ys.shape[0]
-    if not np.any(sigma > 0):
-        coef, rss = _solve(design, ys, np.ones((rows, n)))
-        tau = np.sqrt(rss / dof) if dof > 0 else np.zeros(rows)
-        return coef, tau
+    if dof + nu0 <= 0:
+        raise bad_arg("results", f"{n} optima on {p - 1} axis(es)",
+                      f"more than {p} optima, or prior=(scatter, dof)",
+                      "With as many optima as the law has coefficients nothing is left to "
+                      "estimate their scatter: sweep at one more scale, or pass a prior "
+                      "scatter (batch_law does).")
+    one_seed = sum(p_.basis == "one-seed" for p_ in points)
+    if one_seed:
+        log.warning("fit_law: %d of %d optima come from one seed: their intervals describe "
+                    "one seed's curve only, so the law's interval is set by the optima's "
+                    "scatter about it", one_seed, n)
+    if all(p_.noise_known for p_ in points):
+        coef, cov, scatter, t_dof, tau = _fit_noise(design, y, sigma, s0, nu0)
+        mode = "noise"
+    else:
+        coef, cov, scatter, t_dof = _fit_scatter(design, y, sigma, s0, nu0)
+        mode, tau = "scatter", scatter
+    return Law(axes, scales, np.array([p_.lr for p_ in points]),
+               np.array([p_.low for p_ in points]), np.array([p_.high for p_ in points]),
+               sigma, coef, cov, scatter, t_dof, float(level), mode, tau)
+
+
+def _check_prior(prior: Any) -> tuple[float, float]:
+    if prior is None:
+        return 0.0, 0.0
+    try:
+        s0, nu0 = (float(v) for v in prior)
+    except (TypeError, ValueError):
+        raise bad_arg("prior", prior, "(scatter, dof): two numbers",
+                      "Pass e.g. prior=(0.2, 4).") from None
+    if not (math.isfinite(s0) and s0 > 0 and math.isfinite(nu0) and nu0 > 0):
+        raise bad_arg("prior", prior, "a positive scatter (ln lr) and positive dof",
+                      "Pass e.g. prior=(0.2, 4).")
+    return s0, nu0
+
+
+def _fit_scatter(design: np.ndarray, y: np.ndarray, sigma: np.ndarray, s0: float,
+                 nu0: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Noise unknown: relative weights from the intervals, the scale from the residuals."""
+    n, p = design.shape
+    if np.all(sigma > 0):
+        med = float(np.median(sigma))
+        rel = np.maximum(sigma, 0.5 * med) / med  # relative sd, median 1
+    else:
+        rel = np.ones(n)
+    w = 1.0 / rel**2
+    a = design.T @ (w[:, None] * design)
+    a_inv = np.linalg.inv(a)
+    coef = a_inv @ (design.T @ (w * y))
+    r = y - design @ coef
+    rss = float(np.sum(w * r * r))
+    dof = n - p
+    s2 = (nu0 * s0 * s0 + rss) / (nu0 + dof)
+    if s2 <= 0:
+        log.warning("fit_law: the optima lie exactly on the line and no prior scatter was "
+                    "given; the prediction interval is zero-width")
+    return coef, a_inv * s2, math.sqrt(max(s2, 0.0)), float(nu0 + dof)
+
+
+def _fit_noise(design: np.ndarray, y: np.ndarray, sigma: np.ndarray, s0: float,
+               nu0: float) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """Noise measured: weights ``1 / (sigma_i^2 + tau^2)``, Paule-Mandel ``tau``."""
+    n, p = design.shape
+    dof = n - p
     var = sigma**2
+    tau2 = _paule_mandel(design, y, var, dof) if dof > 0 else 0.0
+    if nu0 > 0:  # pool the prior scatter with what the residuals left
+        tau2 = (nu0 * s0 * s0 + dof * tau2) / (nu0 + dof)
+    w = 1.0 / (var + tau2)
+    a_inv = np.linalg.inv(design.T @ (w[:, None] * design))
+    coef = a_inv @ (design.T @ (w * y))
+    scatter = math.sqrt(tau2 + float(np.median(var)))
+    # tau is estimated from n - p residuals, the optima's own noise is measured: the
+    # Welch-Satterthwaite degrees of freedom of their sum
+    share = tau2 / (tau2 + float(np.median(var)))
+    t_dof = math.inf if share == 0 else (nu0 + dof) / share**2
+    return coef, a_inv, scatter, float(t_dof), math.sqrt(tau2)
 
-    def at(tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _solve(design, ys, 1.0 / np.maximum(var[None, :] + tau2[:, None], 1e-300))
 
-    zero = np.zeros(rows)
-    coef, q = at(zero)
-    if dof <= 0:
-        return coef, zero
-    need = np.flatnonzero(q > dof)
-    if need.size == 0:
-        return coef, zero
-    sub = ys[need]
+def _paule_mandel(design: np.ndarray, y: np.ndarray, var: np.ndarray, dof: int) -> float:
+    def q(tau2: float) -> float:
+        w = 1.0 / np.maximum(var + tau2, 1e-300)
+        a = design.T @ (w[:, None] * design)
+        coef = np.linalg.solve(a, design.T @ (w * y))
+        r = y - design @ coef
+        return float(np.sum(w * r * r))
 
-    def sub_q(tau2: np.ndarray) -> np.ndarray:
-        w = 1.0 / np.maximum(var[None, :] + tau2[:, None], 1e-300)
-        return _solve(design, sub, w)[1]
-
-    lo = np.zeros(need.size)
-    hi = np.full(need.size, max(float(np.var(sub)), float(var.max()), 1e-12))
-    for _ in range(60):
-        grow = sub_q(hi) > dof
-        if not np.any(grow):
-            break
-        hi = np.where(grow, hi * 4, hi)
-    for _ in range(40):  # bisection: q(tau2) decreases in tau2
+    if q(0.0) <= dof:
+        return 0.0
+    lo, hi = 0.0, max(float(np.var(y)), float(var.max()), 1e-12)
+    while q(hi) > dof:
+        hi *= 4
+    for _ in range(60):  # bisection: q decreases in tau2
         mid = 0.5 * (lo + hi)
-        above = sub_q(mid) > dof
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    tau2 = np.zeros(rows)
-    tau2[need] = 0.5 * (lo + hi)
-    coef, _ = at(tau2)
-    return coef, np.sqrt(tau2)
+        lo, hi = (mid, hi) if q(mid) > dof else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 # --------------------------------------------------------------------------- inputs ----
@@ -313,7 +376,7 @@ def _pairs(results: Any, axes: tuple[str, ...], values: Sequence[Any] | None) ->
             items = [(scale_of(r, axes), r) for r in seq]
     out = []
     for scale, res in items:
-        out.append((_scale_tuple(scale, axes), as_point(res, "results")))
+        out.append((_scale_tuple(scale, axes), as_point(res, "results", warn=False)))
     return out
 
 
