@@ -12,7 +12,9 @@ from lrsweep.cli import main
 
 
 def _lr_out(text: str) -> float:
-    return float(re.search(r"^lr = (\S+)$", text, re.M).group(1))
+    found = re.findall(r"^=> lr (\S+)", text, re.M)
+    assert len(found) == 1, text  # the result is printed once
+    return float(found[0])
 
 
 def test_transfer_chain(capsys):
@@ -21,12 +23,13 @@ def test_transfer_chain(capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert _lr_out(out) == pytest.approx(3e-4 * 4)  # width, depth: per-layer multipliers
-    block = float(re.search(r"^hidden-block lr = (\S+)$", out, re.M).group(1))
+    block = float(re.search(r"^   hidden blocks: lr x 0.5 = (\S+) ", out, re.M).group(1))
     assert block == pytest.approx(3e-4 * 4 * 0.5)
+    assert out.count("   hidden blocks: lr x") == 1 and "lr = " not in out
     assert "square-root" in out and "muP" in out and "Depth-muP" in out
     assert "depth_param_groups" in out
     assert main(["transfer", "--lr", "1e-3", "--batch", "64:256"]) == 0
-    assert "hidden-block" not in capsys.readouterr().out  # only for a depth change
+    assert "hidden blocks" not in capsys.readouterr().out  # only for a depth change
 
 
 def test_transfer_sgd_linear_and_options(capsys):
@@ -35,7 +38,9 @@ def test_transfer_sgd_linear_and_options(capsys):
     assert main(["transfer", "--lr", "1e-3", "--batch", "32:128", "--adjust-betas",
                  "--low", "5e-4", "--high", "2e-3"]) == 0
     out = capsys.readouterr().out
-    assert "betas" in out and "[0.001, 0.004]" in out
+    assert "betas" in out
+    low, high = (float(v) for v in re.search(r"=> lr \S+ +\[(\S+), (\S+)\]", out).groups())
+    assert low < 1e-3 and high > 4e-3  # the base interval, widened by the rule's own error
     assert main(["transfer", "--lr", "1e-3", "--width", "64:512", "--parametrization", "sp",
                  "--width-exponent", "-1"]) == 0
     assert _lr_out(capsys.readouterr().out) == pytest.approx(1.25e-4)

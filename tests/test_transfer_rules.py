@@ -16,6 +16,7 @@ from lrsweep.transfer import (
     estimate_noise_scale,
     fit_law,
     optimizer_family,
+    rule_error,
     transfer,
 )
 from lrsweep.transfer.noise import noise_scale_from_norms
@@ -119,8 +120,13 @@ def test_chain_multiplies_and_explains_every_step():
     assert t.factor == pytest.approx(4.0)
     assert t.block_lr == pytest.approx(t.lr * 0.5)  # the hidden blocks at 16/4 depth
     assert len(t.steps) == 3 and [s.axis for s in t.rules] == ["batch", "width", "depth"]
-    # closed rules carry the optimum's own interval, scaled
-    assert t.low == pytest.approx(2e-4 * 4) and t.high == pytest.approx(4.5e-4 * 4)
+    # the optimum's own interval, scaled, and the batch rule's own error in quadrature
+    # (width and depth rules add none)
+    half = 1.6448536 * rule_error("sqrt", "adam", 64, 1024) * math.log(2)
+    down = math.hypot(math.log(3e-4 / 2e-4), half)
+    up = math.hypot(math.log(4.5e-4 / 3e-4), half)
+    assert t.low == pytest.approx(t.lr * math.exp(-down), rel=1e-6)
+    assert t.high == pytest.approx(t.lr * math.exp(up), rel=1e-6)
     text = str(t)
     assert "Malladi" in text and "muP" in text and "Depth-muP" in text
     assert "hidden blocks: lr x 0.5 = 0.0006" in text

@@ -12,9 +12,11 @@ from ..errors import LRSweepError, bad_arg
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "transfer", help="carry an optimal LR to a larger batch / width / depth / horizon",
-        description="Apply the scaling rules (batch: linear / sqrt / noise-scale; width: muP; "
-                    "depth: Depth-muP or CompleteP; horizon: an exponent) and print the LR at "
-                    "the target with the chain of rules. Scales are BASE:TARGET.",
+        description="Apply the scaling rules (batch: noise-scale with --b-noise, else sqrt "
+                    "(adam) / linear (sgd), each with its error calibrated on real grids; "
+                    "width: muP; depth: Depth-muP or CompleteP; horizon: an exponent) and "
+                    "print the LR at the target with the chain of rules and an interval. "
+                    "Scales are BASE:TARGET.",
         epilog="example: lrsweep transfer --lr 3e-4 --optimizer adam --batch 64:1024 "
                "--width 256:4096 --depth 4:32 --parametrization mup")
     src = p.add_argument_group("the measured optimum (--lr, or a study in a store)")
@@ -33,14 +35,17 @@ def register(subparsers: Any) -> None:
                    help="width rule: mup (LR unchanged; default) or sp (needs "
                         "--width-exponent)")
     p.add_argument("--batch-rule", choices=("linear", "sqrt", "noise_scale", "surge"),
-                   help="default: sqrt for adam, linear for sgd")
-    p.add_argument("--b-noise", type=float, help="gradient noise scale for noise_scale/surge")
+                   help="default: noise_scale when --b-noise is given (it saturates at the "
+                        "critical batch), else sqrt for adam, linear for sgd")
+    p.add_argument("--b-noise", type=float,
+                   help="the critical batch (gradient noise scale, in samples), e.g. from "
+                        "lrsweep.transfer.estimate_noise_scale(task)")
     p.add_argument("--adjust-betas", action="store_true",
                    help="also scale Adam's betas and eps with the batch (Malladi et al.)")
     p.add_argument("--depth-rule", choices=("depth-mup", "completep"), default="depth-mup",
                    help="depth-mup (hidden blocks' lr x (L'/L)^-1/2 under adam; default) or "
                         "completep (x1 under adam); the global lr is unchanged, the blocks' "
-                        "lr is printed as hidden-block lr (lrsweep.transfer."
+                        "lr is printed as 'hidden blocks' (lrsweep.transfer."
                         "depth_param_groups applies it)")
     p.add_argument("--width-exponent", type=float,
                    help="under sp: lr ~ width^E (e.g. from `lrsweep fit`)")
@@ -146,10 +151,7 @@ def run_transfer(args: argparse.Namespace) -> int:
     result = transfer(_optimum(args), base, target, rules, optimizer=args.optimizer,
                       parametrization=args.parametrization, b_noise=args.b_noise,
                       adjust_betas=args.adjust_betas)
-    print(result)
-    print(f"lr = {result.lr:.6g}")
-    if result.block_lr is not None:
-        print(f"hidden-block lr = {result.block_lr:.6g}")
+    print(result)  # once: its last lines are the LR (and the hidden blocks' LR)
     return 0
 
 

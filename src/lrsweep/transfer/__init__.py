@@ -1,9 +1,11 @@
 """Carry an optimal LR from a small sweep to the target scale.
 
-- ``transfer(optimum, base={...}, target={...})``: batch (linear / sqrt / noise-scale),
-  width (muP), depth (Depth-muP, CompleteP) and horizon rules, with a plain-text account.
+- ``transfer(optimum, base={...}, target={...})``: batch (linear / sqrt / noise-scale: the
+  default with ``b_noise=``; each with its error calibrated on real grids), width (muP),
+  depth (Depth-muP, CompleteP) and horizon rules, with a plain-text account.
+- ``batch_law(results)``: LR vs batch fitted from the user's own sweeps at 2+ batch sizes.
 - ``fit_law(results, x="width")``: a power law fitted across sweeps at several scales, with
-  a bootstrap interval; ``law.predict(x)``.
+  an interval set by the optima's scatter about it; ``law.predict(x)``.
 - ``estimate_noise_scale(task)``: the gradient noise scale (McCandlish et al. 2018).
 - ``mup_param_groups(model, base_model)``: optimizer param groups with muP per-layer LR
   multipliers, and the readout / attention scaling the model must apply.
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> the submodule that defines it
 _LAZY = {
+    "BATCH_RULES": "batch",
     "Confirmation": "confirmation",
     "DepthGroups": "depth",
     "Law": "laws",
@@ -36,7 +39,8 @@ _LAZY = {
     "Transferred": "rules",
     "attention_scale": "mup",
     "base_shapes": "mup",
-    "batch_rule": "rules",
+    "batch_law": "batch",
+    "batch_rule": "batch",
     "block_lr_multiplier": "depth",
     "branch_multiplier": "depth",
     "confirm": "confirmation",
@@ -50,11 +54,13 @@ _LAZY = {
     "mup_param_groups": "mup",
     "mup_readout_": "mup",
     "optimizer_family": "rules",
+    "rule_error": "batch",
     "transfer": "rules",
     "width_rule": "rules",
 }
 
 __all__ = [
+    "BATCH_RULES",
     "Confirmation",
     "DepthGroups",
     "Law",
@@ -67,6 +73,7 @@ __all__ = [
     "Transferred",
     "attention_scale",
     "base_shapes",
+    "batch_law",
     "batch_rule",
     "block_lr_multiplier",
     "branch_multiplier",
@@ -81,11 +88,13 @@ __all__ = [
     "mup_param_groups",
     "mup_readout_",
     "optimizer_family",
+    "rule_error",
     "transfer",
     "width_rule",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .batch import BATCH_RULES, batch_law, batch_rule, rule_error
     from .confirmation import Confirmation, confirm
     from .depth import (
         DepthGroups,
@@ -109,7 +118,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .rules import (
         Step,
         Transferred,
-        batch_rule,
         depth_rule,
         horizon_rule,
         optimizer_family,

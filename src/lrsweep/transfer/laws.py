@@ -84,6 +84,8 @@ class Law:
         self.level = level
         self.mode = mode
         self.tau = float(tau)
+        #: where the law holds, in words (``batch_law`` sets it)
+        self.note = ""
 
     @property
     def n_points(self) -> int:
@@ -188,6 +190,8 @@ class Law:
 
     def __str__(self) -> str:
         lines = [f"{self.formula()}   ({self.describe()})"]
+        if self.note:
+            lines.append(f"  {self.note}")
         for k in self.x:
             lo, hi = self.exponent_interval(k)
             lines.append(f"  exponent of {k}: {self.exponent(k):.3f}  "

@@ -4,18 +4,8 @@
 Every rule is a pure function of (base value, target value) returning a ``Step``: the LR
 factor, its interval (non-trivial only for a fitted law), and one line of explanation.
 
-Batch size ``B -> B'`` (``k = B'/B``):
-
-- ``linear`` (SGD; Goyal et al. 2017, arXiv 1706.02677): ``lr x k``; needs warmup, breaks
-  above the critical batch size.
-- ``sqrt`` (Adam family; Malladi et al. 2022, arXiv 2205.10287): ``lr x sqrt(k)``; optionally
-  ``1 - beta -> k (1 - beta)`` and ``eps -> eps / sqrt(k)``. Valid well below the noise scale.
-- ``noise_scale`` (McCandlish et al. 2018, arXiv 1812.06162): ``lr_opt(B) = lr_max /
-  (1 + B_noise / B)`` for SGD. For Adam the square root of that ratio, which is the ``sqrt``
-  rule far below ``B_noise`` and saturates above it (an approximation; ``surge`` is the
-  published Adam form).
-- ``surge`` (Adam; Li et al. 2024, arXiv 2405.14578): ``lr_opt(B) ~ lr_max / [0.5
-  (sqrt(B_noise / B) + sqrt(B / B_noise))]``: the optimum peaks at ``B_noise`` and then falls.
+Batch size: ``lrsweep.transfer.batch`` (linear / sqrt / noise-scale / surge, the default
+that saturates at the critical batch, each rule's calibrated error, and ``batch_law``).
 
 Width ``N -> N'``: under muP (Yang et al. 2022, arXiv 2203.03466) the global LR is unchanged
 and the per-layer multipliers come from ``mup_param_groups``; under standard parametrisation
@@ -46,7 +36,6 @@ from ..errors import bad_arg
 from ._inputs import Point, as_point
 
 AXES = ("batch", "width", "depth", "steps")
-BATCH_RULES = ("linear", "sqrt", "noise_scale", "surge")
 DEPTH_RULES = {"depth-mup": 0.5, "completep": 1.0}
 HORIZON_RULES = {"inverse-sqrt": -0.5}
 PARAMETRIZATIONS = ("mup", "sp")
@@ -117,59 +106,6 @@ def power_rule(axis: str, base: float, target: float, exponent: float,
 
 
 # --------------------------------------------------------------------------- batch ----
-def batch_rule(base: float, target: float, rule: str = "sqrt", *, optimizer: Any = "adam",
-               b_noise: float | None = None, adjust_betas: bool = False,
-               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> Step:
-    """The LR factor for a batch size change ``base -> target``.
-
-    >>> batch_rule(64, 1024, "sqrt").factor
-    4.0
-    >>> batch_rule(64, 1024, "linear", optimizer="sgd").factor
-    16.0
-    """
-    k = _ratio("batch", base, target)
-    family = optimizer_family(optimizer)
-    head = f"batch {base:g} -> {target:g} (x{k:.4g})"
-    if rule == "linear":
-        if family == "adam":
-            _warn(f"the linear batch rule is meant for SGD; for {optimizer} use 'sqrt'")
-        return _closed("batch", rule, base, target, k,
-                       f"{head}: linear rule (Goyal et al. 2017): lr x {k:.4g}; keep a warmup, "
-                       "and expect it to break above the critical batch size")
-    if rule == "sqrt":
-        f = math.sqrt(k)
-        text = f"{head}: square-root rule (Malladi et al. 2022): lr x sqrt({k:.4g}) = x{f:.4g}"
-        hyper: dict[str, Any] = {}
-        if adjust_betas:
-            hyper, note = malladi_adjust(k, betas, eps)
-            text += "; " + note
-        if family == "sgd":
-            _warn("the sqrt batch rule is meant for Adam-family optimizers; SGD uses 'linear'")
-        return _closed("batch", rule, base, target, f, text, hyper)
-    if rule in ("noise_scale", "surge"):
-        if b_noise is None or not (isinstance(b_noise, (int, float)) and b_noise > 0):
-            raise bad_arg("b_noise", b_noise, f"the gradient noise scale for rule={rule!r}",
-                          "Measure it with lrsweep.transfer.estimate_noise_scale(task) and "
-                          "pass b_noise=.")
-        if rule == "surge":
-            def g(b: float) -> float:
-                return 0.5 * (math.sqrt(b_noise / b) + math.sqrt(b / b_noise))
-
-            f = g(base) / g(target)
-            return _closed("batch", rule, base, target, f,
-                           f"{head}: surge rule (Li et al. 2024) with B_noise={b_noise:.4g}: "
-                           f"lr x {f:.4g} (the optimum peaks at B = B_noise)")
-        sgd_ratio = (1 + b_noise / base) / (1 + b_noise / target)
-        f = sgd_ratio if family == "sgd" else math.sqrt(sgd_ratio)
-        how = "" if family == "sgd" else " (square root of the SGD ratio for Adam)"
-        return _closed("batch", rule, base, target, f,
-                       f"{head}: noise-scale rule (McCandlish et al. 2018) with "
-                       f"B_noise={b_noise:.4g}: lr x (1 + B_noise/{base:g}) / "
-                       f"(1 + B_noise/{target:g}){how} = x{f:.4g}")
-    raise bad_arg("rules['batch']", rule, f"one of {BATCH_RULES}, an exponent or a Law",
-                  "Use 'sqrt' for Adam, 'linear' for SGD, or 'noise_scale' with b_noise=.")
-
-
 def malladi_adjust(k: float, betas: tuple[float, float], eps: float) -> tuple[dict, str]:
     """Malladi et al. (2022) SDE scaling of Adam's other hyperparameters for batch x ``k``:
     ``1 - beta -> k (1 - beta)`` and ``eps -> eps / sqrt(k)``. Where ``k (1 - beta) >= 1``
@@ -263,9 +199,11 @@ def law_step(axis: str, base: float, target: float, law: Any) -> Step:
     _ratio(axis, base, target)
     f, lo, hi = law.ratio(axis, base, target)
     b = law.exponent(axis)
+    note = getattr(law, "note", "")
     return Step(axis, "fitted law", float(base), float(target), f, lo, hi,
                 f"{axis} {base:g} -> {target:g}: fitted law lr* ~ {axis}^{b:.3g} "
-                f"(from {law.n_points} sweeps): lr x {f:.4g} [{lo:.3g}, {hi:.3g}]")
+                f"(from {law.n_points} sweeps): lr x {f:.4g} [{lo:.3g}, {hi:.3g}]"
+                + (f"; {note}" if note else ""))
 
 
 def _custom(axis: str, base: float, target: float, rule: Any) -> Step:
@@ -282,9 +220,9 @@ def _custom(axis: str, base: float, target: float, rule: Any) -> Step:
 class Transferred:
     """The LR at the target scale, its interval, and the account of each rule applied.
 
-    The interval carries the measured optimum's own uncertainty and that of any fitted law
-    (combined in log space, in quadrature); a closed rule adds none of its own, which is why
-    ``confirm()`` exists."""
+    The interval carries the measured optimum's own uncertainty, that of any fitted law and
+    each batch rule's calibrated error (combined in log space, in quadrature); width and
+    depth rules add none of their own, which is why ``confirm()`` exists."""
 
     lr: float
     low: float
@@ -295,6 +233,8 @@ class Transferred:
     base_lr: float
     hyper: dict[str, Any] = field(default_factory=dict)
     level: float = 0.9
+    base_low: float | None = None
+    base_high: float | None = None
 
     @property
     def block_lr(self) -> float | None:
@@ -303,10 +243,19 @@ class Transferred:
         return None if m is None else self.lr * m
 
     def __str__(self) -> str:
+        import textwrap
+
         lines = [f"base lr {self.base_lr:.4g}"]
-        lines += [f"  {i + 1}. {s}" for i, s in enumerate(self.steps)]
-        interval = (f"[{self.low:.4g}, {self.high:.4g}]" if self.high > self.low else
-                    "(interval unknown: the base LR came without one)")
+        for i, s in enumerate(self.steps):
+            lines += textwrap.wrap(s, 96, initial_indent=f"  {i + 1}. ",
+                                   subsequent_indent="     ", break_on_hyphens=False)
+        if self.high <= self.low:
+            interval = "(interval unknown: the base LR came without one)"
+        elif self.base_low == self.base_lr == self.base_high:
+            interval = (f"[{self.low:.4g}, {self.high:.4g}] ({self.level:.0%}; the rules' error "
+                        "only: the base LR came without an interval)")
+        else:
+            interval = f"[{self.low:.4g}, {self.high:.4g}] ({self.level:.0%})"
         lines.append(f"=> lr {self.lr:.4g}  {interval}  (x{self.factor:.4g} overall)")
         for k, v in self.hyper.items():
             if k == "block_lr_mult":
@@ -328,14 +277,18 @@ def transfer(optimum: Any, base: Mapping[str, float], target: Mapping[str, float
 
     ``base`` and ``target`` map axes (``batch``, ``width``, ``depth``, ``steps``) to values;
     an axis in only one of them is an error, an axis with equal values is skipped.
-    ``rules`` overrides the default rule per axis: batch ``sqrt`` (Adam) or ``linear``
-    (SGD); width ``mup`` (or a Law under ``parametrization="sp"``); depth ``depth-mup``;
-    steps has no default (a Law, an exponent or ``inverse-sqrt``).
+    ``rules`` overrides the default rule per axis: batch ``noise_scale`` when ``b_noise`` is
+    given, else ``sqrt`` (Adam) or ``linear`` (SGD), each with its calibrated error
+    (``lrsweep.transfer.batch``), or a Law from ``batch_law``; width ``mup`` (or a Law under
+    ``parametrization="sp"``); depth ``depth-mup``; steps has no default (a Law, an exponent
+    or ``inverse-sqrt``).
 
     >>> t = transfer(1e-3, base={"batch": 64}, target={"batch": 1024})
     >>> round(t.lr, 6)
     0.004
     """
+    from .batch import batch_rule
+
     point = as_point(optimum)
     base, target = dict(base or {}), dict(target or {})
     rules = dict(rules or {})
@@ -347,18 +300,17 @@ def transfer(optimum: Any, base: Mapping[str, float], target: Mapping[str, float
     if set(base) != set(target):
         raise bad_arg("target", sorted(target), f"the same axes as base ({sorted(base)})",
                       "Give every axis both its base value and its target value.")
-    family = optimizer_family(optimizer)
+    optimizer_family(optimizer)  # fail early on an unknown optimizer
     steps: list[Step] = []
     for axis in AXES:
         if axis not in base or float(base[axis]) == float(target[axis]):
             continue
         b, t, rule = base[axis], target[axis], rules.get(axis)
         if axis == "batch":
-            if rule is None:
-                rule = "linear" if family == "sgd" else "sqrt"
             step = (batch_rule(b, t, rule, optimizer=optimizer, b_noise=b_noise,
-                               adjust_betas=adjust_betas, betas=betas, eps=eps)
-                    if isinstance(rule, str) else _custom(axis, b, t, rule))
+                               adjust_betas=adjust_betas, betas=betas, eps=eps,
+                               level=point.level)
+                    if rule is None or isinstance(rule, str) else _custom(axis, b, t, rule))
         elif axis == "width":
             step = (width_rule(b, t, rule or parametrization, optimizer=optimizer)
                     if rule is None or isinstance(rule, str) else _custom(axis, b, t, rule))
@@ -388,10 +340,7 @@ def _combine(point: Point, steps: list[Step]) -> Transferred:
     for s in steps:
         hyper.update(s.hyper)
     texts = tuple(s.text for s in steps) or ("no scale changed: lr unchanged",)
-    return Transferred(lr, low, high, texts, factor, tuple(steps), point.lr, hyper, point.level)
+    return Transferred(lr, low, high, texts, factor, tuple(steps), point.lr, hyper, point.level,
+                       point.low, point.high)
 
 
-def _warn(msg: str) -> None:
-    import logging
-
-    logging.getLogger("lrsweep").warning(msg)
