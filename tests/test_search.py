@@ -431,3 +431,57 @@ def test_a_small_budget_brackets_with_fewer_seeds_on_a_finer_grid():
     assert second.reason.startswith("bracketing the best point with 2 seeds")
     assert len(second.lrs) >= 5 and len(second.seeds) == 2
     assert abs(math.log2(found.optimum().lr / 10**-2.4)) < 0.25
+
+
+def test_round_one_runs_two_seeds_and_the_stop_reason_is_typed():
+    from lrsweep.search import StopReason
+
+    found = search(Curve(-2.5, noise=0.002), (1e-6, 1.0), direction="min", engine="sequential")
+    assert found.rounds[0].seeds == (0, 1)
+    assert isinstance(found.stop_reason, StopReason)
+    assert found.converged == found.stop_reason.converged
+    assert found.to_dict()["stop_reason"] == found.stop_reason.value
+
+
+def test_the_window_edge_is_seeded_before_more_seeds_or_lrs():
+    from lrsweep.analysis import optimum_from_trials
+    from lrsweep.search_plan import next_round
+    from lrsweep.trial import Status, TrialResult
+
+    f = Curve(-3.0, noise=0.001)
+
+    def trial(lr, s):
+        class T:
+            pass
+        t = T()
+        t.lr, t.seed = lr, s
+        t.report = lambda *a: None
+        return TrialResult(lr, s, Status.OK, f(t), (1.0,), 1)
+
+    # seed 0 ran a wide grid; seeds 0-2 only LRs above the optimum: their best is the low
+    # end of the window they all ran, and the optimum lies where only seed 0 has been
+    wide = list(np.logspace(-4, -1, 7))
+    seeded = list(np.logspace(-2.5, -1.5, 5))
+    results = {(lr, 0): trial(lr, 0) for lr in wide + seeded}
+    results.update({(lr, s): trial(lr, s) for lr in seeded for s in (1, 2)})
+    opt = optimum_from_trials(results.values(), "min")
+    assert opt.window_edge == "low" and not opt.converged
+    plan = next_round(results, opt, [None, None], [0, 1, 2], 3, 4, left=30, first=False)
+    assert "seeded window" in plan.reason
+    below = [lr for lr in wide if lr < opt.best_lr]
+    assert {lr for lr, _ in plan.pairs} <= set(below[-2:])
+    assert {s for _, s in plan.pairs} == {1, 2}
+
+
+def test_a_flat_top_converges_as_flat():
+    def flat(trial):
+        x = math.log10(trial.lr)
+        r = np.random.default_rng([trial.seed, 5])
+        shift, off = r.normal(0, 0.15), r.normal(0, 0.003)
+        return 0.3 + 0.004 * ((x + 2.5 - shift) / 1.0) ** 2 + off + 0.0003 * math.sin(9 * x)
+
+    found = search(flat, (1e-6, 1.0), direction="min", engine="sequential", tolerance=1.05)
+    opt = found.optimum()
+    assert found.converged and found.stop_reason.value == "flat", found.stopped
+    assert found.stopped.startswith("converged, flat top: any LR in")
+    assert opt.flat and opt.ratio > 1.05 and "converged" in opt.summary()

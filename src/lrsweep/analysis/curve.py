@@ -134,8 +134,14 @@ def blown_up(cv: Curve, j: int, frac: float = 0.5, ratio: float = 4.0) -> np.nda
     finite = cv.mean[np.isfinite(cv.mean)]
     spread = float(finite.max() - finite.min()) if finite.size else 0.0
     ref = float(cv.mean[j])
-    worst = np.where(np.isfinite(cv.U), cv.U, np.inf).min(axis=1)
-    top = np.where(np.isfinite(cv.U), cv.U, -np.inf).max(axis=1)
+    ok = np.isfinite(cv.U)
+    # each seed on the mean's level (its offset off): a seed that ran only some LRs and is
+    # better or worse everywhere is not a split
+    r = np.where(ok, cv.U - cv.mean[:, None], 0.0)
+    off = np.where(ok.sum(axis=0) > 0, r.sum(axis=0) / np.maximum(ok.sum(axis=0), 1), 0.0)
+    V = cv.U - off[None, :]
+    worst = np.where(ok, V, np.inf).min(axis=1)
+    top = np.where(ok, V, -np.inf).max(axis=1)
     bad = worst < ref - frac * spread - 1e-12 if spread > 0 else np.zeros(cv.n, dtype=bool)
     raw = cv.sign * cv.U[np.isfinite(cv.U)]
     if cv.sign < 0 and raw.size and np.all(raw > 0) and -ref > 0:

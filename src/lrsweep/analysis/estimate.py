@@ -21,6 +21,7 @@ from .interval import (
     regret_bound,
     resolution,
     seed_spread,
+    vertex_se,
 )
 from .optimum import Optimum
 
@@ -145,6 +146,7 @@ def estimate_optimum(
     if spread is not None:
         basis = "seeds"
         se, df, _ = spread
+        se = max(se, vertex_se(cv, fit, sigma))  # two seeds that agree by luck: not zero
         seed_se = se / LOG10_2
         stat_lo = stat_hi = t_quantile(q, df) * se
         n_used = df + 1

@@ -14,6 +14,7 @@ term does not see: within a seed the noise is shared along LR).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,9 @@ def gp_estimate(cv: Curve, fit: Fit, q: float, random_state: int = 0, reach: flo
               + White(1e-3, (1e-8, 1.0)))
     gp = GPR(kernel, alpha=alpha, normalize_y=True, random_state=random_state,
              n_restarts_optimizer=1)
-    gp.fit(x[:, None], y)
+    with warnings.catch_warnings():  # a hyperparameter at its bound is fine here
+        warnings.simplefilter("ignore")
+        gp.fit(x[:, None], y)
     grid = np.linspace(float(x.min()), float(x.max()), 241)
     mu = gp.predict(grid[:, None])
     x_hat = float(grid[int(np.argmax(mu))])

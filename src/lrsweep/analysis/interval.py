@@ -99,40 +99,67 @@ def _spread(arr: np.ndarray, jackknife: bool) -> float:
     return float(np.std(arr, ddof=1)) / math.sqrt(n)
 
 
+def vertex_se(cv: Curve, fit: Fit, sigma: float) -> float:
+    """The vertex's standard error (log10) if each trial's noise were independent with sd
+    ``sigma`` (the delta method on the weighted quadratic): a floor for the seeds' spread.
+    With two or three seeds a delete-one jackknife can come out near zero by luck (two
+    seeds that happen to agree); within-seed noise is shared along LR, so the true spread
+    is rarely below this. 0 without a fit or a noise estimate."""
+    if fit.coef is None or not (math.isfinite(sigma) and sigma > 0):
+        return 0.0
+    rows = slice(fit.lo, fit.hi + 1)
+    d = cv.x[rows] - cv.x[fit.j]
+    w = np.maximum(cv.count[rows], 1).astype(float)
+    A = np.stack([np.ones_like(d), d, d * d], axis=1)
+    try:
+        cov = sigma**2 * np.linalg.inv(A.T @ (A * w[:, None]))
+    except np.linalg.LinAlgError:
+        return 0.0
+    c1, c2 = float(fit.coef[1]), float(fit.coef[2])
+    g = np.array([0.0, -1 / (2 * c2), c1 / (2 * c2 * c2)])
+    return math.sqrt(max(float(g @ cov @ g), 0.0))
+
+
 def regret_bound(cv: Curve, fit: Fit, lo_x: float, hi_x: float, level: float
                  ) -> float | None:
     """An upper ``level`` confidence bound on the worst relative regret inside
-    [lo_x, hi_x]: how much worse than the fitted curve's best any LR there is, as a
-    fraction of that best, from the quadratic and its delete-one-seed replicates (same
-    rows). None when the interval reaches beyond the fitted rows (the fit says nothing
-    there) or fewer than two seeds are in the window."""
-    if fit.coef is None or fit.rss is None:
+    [lo_x, hi_x]: how much worse than the best any LR there is, as a fraction of that best.
+    A quadratic over the rows that cover the interval (from the last row at or below
+    ``lo_x`` to the first at or above ``hi_x``, at least 4 rows), its delete-one-seed
+    replicates on the same rows, and a one-sided Student-t bound. None when the interval
+    reaches beyond the rows or fewer than two seeds ran them."""
+    x = cv.x
+    if cv.n < 4 or lo_x < x[0] - 1e-9 or hi_x > x[-1] + 1e-9:
         return None
-    x_lo, x_hi = float(cv.x[fit.lo]), float(cv.x[fit.hi])
-    if lo_x < x_lo - 1e-9 or hi_x > x_hi + 1e-9:
-        return None
-    x0 = float(cv.x[fit.j])
+    lo = int(np.flatnonzero(x <= lo_x + 1e-9).max())
+    hi = int(np.flatnonzero(x >= hi_x - 1e-9).min())
+    while hi - lo + 1 < 4:
+        left = x[lo] - x[lo - 1] if lo > 0 else math.inf
+        right = x[hi + 1] - x[hi] if hi + 1 < cv.n else math.inf
+        if math.isinf(left) and math.isinf(right):
+            return None
+        lo, hi = (lo - 1, hi) if left <= right else (lo, hi + 1)
+    j = lo + int(np.argmax(cv.mean[lo:hi + 1]))
+    x0 = float(x[j])
+    grid = np.linspace(float(x[lo]), float(x[hi]), 101) - x0
 
     def worst(coef: np.ndarray) -> float:
-        xs = np.linspace(x_lo, x_hi, 101) - x0
-        ys = coef[0] + coef[1] * xs + coef[2] * xs * xs
-        top = float(ys.max())
+        top = float(np.max(coef[0] + coef[1] * grid + coef[2] * grid * grid))
         ends = [coef[0] + coef[1] * d + coef[2] * d * d for d in (lo_x - x0, hi_x - x0)]
         return (top - float(min(ends))) / max(abs(top), 1e-12)
 
-    full = worst(fit.coef)
-    cols = seeds_in_window(cv, fit)
+    def coef_of(c: Curve) -> np.ndarray:  # any quadratic: a convex one is flat too
+        d = c.x[lo:hi + 1] - x0
+        A = np.stack([np.ones_like(d), d, d * d], axis=1)
+        sw = np.sqrt(np.maximum(c.count[lo:hi + 1], 1).astype(float))
+        return np.linalg.lstsq(A * sw[:, None], c.mean[lo:hi + 1] * sw, rcond=None)[0]
+
+    full = worst(coef_of(cv))
+    cols = seeds_in_window(cv, replace(fit, j=j, lo=lo, hi=hi))
     if len(cols) < 2:
         return None
-    reps = []
-    for s in cols:
-        sub = _same_rows(cv, s, True)
-        f = fit_curve(sub, 3, 0.0, math.inf, 0.0, rows=(fit.j, fit.lo, fit.hi))
-        if f.coef is None:  # a replicate without a top: nothing is flat for sure
-            return math.inf
-        reps.append(worst(f.coef))
-    se = _spread(np.asarray(reps), True)
-    return full + t_quantile(level, len(cols) - 1) * se
+    reps = np.asarray([worst(coef_of(_same_rows(cv, s, True))) for s in cols])
+    return full + t_quantile(level, len(cols) - 1) * _spread(reps, True)
 
 
 def _same_rows(cv: Curve, s: int, leave_out: bool) -> Curve:
