@@ -2,8 +2,8 @@
 
 What muP asks of your model and optimizer (Yang et al. 2022, Tensor Programs V):
 
-1. the readout (output layer) output is multiplied by ``base_width / width``
-   (``MuReadout``, or ``mup_readout_`` to swap an existing ``nn.Linear``);
+1. the readout's (output layer's) input is multiplied by ``base_width / width``, its bias
+   left alone (``MuReadout``, or ``mup_readout_`` to swap an existing ``nn.Linear``);
 2. hidden matrices get LR x ``base_width / width`` under Adam (``mup_param_groups`` /
    ``mup_optimizer`` build the param groups); vectors, biases, embeddings keep x1;
 3. init stays PyTorch's default (variance 1/fan_in); attention would use

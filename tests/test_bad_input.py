@@ -147,6 +147,10 @@ def model_refuses_the_batch(tmp):
     yield lambda: tiny_task(model=nn.Linear(5, 3))
 
 
+def model_class_needs_arguments(tmp):
+    yield lambda: tiny_task(model=nn.Linear)
+
+
 def budget_rounds_to_zero(tmp):
     yield lambda: tiny_task(steps=None, epochs=1e-9)
 
@@ -249,6 +253,8 @@ API_CASES = [  # (case, a regex the one-line message must match)
     (functional_loss_broadcasts, r"^loss: Using a target size"),
     (regression_scored_by_accuracy, r"^metric: .*metric=\"loss\""),
     (model_refuses_the_batch, r"^model: .*RuntimeError: mat1 and mat2"),
+    (model_class_needs_arguments, r"^model=nn\.Linear: the class needs arguments "
+                                  r"\(in_features, out_features\).*model=nn\.Linear\(\.\.\.\)"),
     (budget_rounds_to_zero, r"^epochs=1e-09: .*at least one optimizer step"),
     (warmup_rounds_to_zero, r"^warmup_epochs=1e-09"),
     (warmup_longer_than_budget, r"^warmup_steps=5"),

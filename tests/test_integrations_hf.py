@@ -175,3 +175,55 @@ def test_bad_inputs_fail_early(tmp_path):
     with pytest.raises(ConfigError, match="args="):
         task_from_trainer(model_init, {"learning_rate": 1e-3}, TokenData(64, 0),
                           TokenData(24, 1))
+
+
+def test_misspelt_metric_fails_before_training(tmp_path):
+    # the metric's key is checked by one evaluation of the initial model on two batches,
+    # not found missing after every trial has trained
+    seen = []
+
+    def counting_accuracy(pred):
+        seen.append(len(pred.label_ids))
+        return accuracy(pred)
+
+    with pytest.raises(ConfigError) as e:
+        task_from_trainer(model_init, make_args(tmp_path), TokenData(64, 0), TokenData(24, 1),
+                          compute_metrics=counting_accuracy, metric="acuracy")
+    msg = str(e.value)
+    assert msg.startswith("metric='acuracy': trainer.evaluate() reports ['eval_accuracy', "
+                          "'eval_loss']") and "Did you mean 'accuracy'?" in msg
+    assert seen == [14]  # two evaluation batches of 7, before any training
+
+    def broken(pred):
+        raise KeyError("logits")
+
+    with pytest.raises(ConfigError, match=r"^eval_dataset/compute_metrics: .*KeyError"):
+        task_from_trainer(model_init, make_args(tmp_path), TokenData(64, 0), TokenData(24, 1),
+                          compute_metrics=broken, metric="accuracy")
+
+
+def test_a_model_instance_trains_copies_as_the_trainer_does(tmp_path):
+    torch.manual_seed(5)
+    model = model_init()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    lr = 3e-3
+    args = make_args(tmp_path, eval_strategy="no", learning_rate=lr)
+    trainer = Trainer(model=model_init(), args=args, train_dataset=TokenData(64, 0),
+                      eval_dataset=TokenData(24, 1))
+    trainer.model.load_state_dict(before)
+    trainer.train()
+    ref = trainer.evaluate()["eval_loss"]
+    task = task_from_trainer(model, make_args(tmp_path, eval_strategy="no"), TokenData(64, 0),
+                             TokenData(24, 1))
+    trial = lrsweep.sweep(task, [lr], seeds=(11,), engine="sequential").trials[0]
+    assert abs(trial.metric - ref) / ref < 1e-3, (trial.metric, ref)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # untouched
+
+
+def test_model_init_of_two_arguments_says_what_to_pass(tmp_path):
+    with pytest.raises(ConfigError, match=r"^model_init=.*takes 2 arguments.*or the model "
+                                          r"itself"):
+        task_from_trainer(lambda a, b: model_init(), make_args(tmp_path), TokenData(64, 0),
+                          TokenData(24, 1))
+    with pytest.raises(ConfigError, match=r"^model_init=str: expected a function"):
+        task_from_trainer("gpt2", make_args(tmp_path), TokenData(64, 0), TokenData(24, 1))

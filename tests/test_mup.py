@@ -54,7 +54,7 @@ def test_adam_multipliers():
         assert grp["lr"] == pytest.approx(1e-3 * grp["lr_mult"])
     opt = torch.optim.AdamW(g, lr=1e-3)
     assert sorted({round(x["lr"], 9) for x in opt.param_groups}) == [0.00025, 0.001]
-    assert any("output of head" in s for s in g.instructions)
+    assert any("input of head" in s for s in g.instructions)
 
 
 def test_sgd_multipliers():
@@ -107,7 +107,9 @@ def test_readout_and_attention_helpers():
     before = model(x)
     new = mup_readout_(model, "2", output_mult=0.25)
     assert isinstance(new, MuReadout) and model[2] is new
-    torch.testing.assert_close(model(x), before * 0.25)
+    # the readout's input is scaled, its bias is not (as microsoft/mup's MuReadout)
+    torch.testing.assert_close(model(x), (before - new.bias) * 0.25 + new.bias)
+    assert not torch.allclose(model(x), before * 0.25)
     zero = MuReadout(8, 3, output_mult=0.5, zero_init=True)
     assert torch.count_nonzero(zero.weight) == 0
     with pytest.raises(ConfigError, match="nn.Linear"):

@@ -125,3 +125,22 @@ def test_log_grid_is_log_even_and_inclusive():
     assert len(g) == 10 and g[0] == 1e-8 and g[-1] == 0.1
     ratios = [b / a for a, b in zip(g, g[1:])]
     assert max(ratios) / min(ratios) < 1 + 1e-9
+
+
+def test_model_factory_that_needs_arguments_is_named(blobs):
+    def make_net(width, depth=2):
+        return small_mlp(width=width)
+
+    with pytest.raises(ConfigError, match=r"^model=.*make_net: the function needs arguments "
+                                          r"\(width\).*lambda: .*make_net\(\.\.\.\)"):
+        build(blobs, model=make_net, steps=2)
+    with pytest.raises(ConfigError, match=r"^model=nn\.Bilinear: the class needs arguments "
+                                          r"\(in1_features, in2_features, out_features\)"):
+        build(blobs, model=nn.Bilinear, steps=2)
+
+    class Net(nn.Sequential):  # a class whose arguments all have defaults is a factory
+        def __init__(self, width: int = 16) -> None:
+            super().__init__(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 3))
+
+    task = build(blobs, model=Net, steps=2)
+    assert lrsweep.sweep(task, [0.1], engine="sequential").trials[0].ok

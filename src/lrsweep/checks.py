@@ -9,6 +9,7 @@ that computes its own loss is only run, and its errors wrapped.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -109,6 +110,35 @@ def wrapped(what: str, fn: Any, *args: Any) -> Any:
                               "(y.unsqueeze(-1)) or the outputs (out.squeeze(-1)).")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return out
+
+
+def check_factory(model: Any, name: str = "model") -> None:
+    """A model factory is called with no argument: refuse one that needs arguments (a class
+    such as ``nn.Linear``, ``make_net(width)``) before calling it, naming what to pass."""
+    try:
+        sig = inspect.signature(model)
+    except (TypeError, ValueError):  # a builtin or C callable: its call tells
+        return
+    missing = [p.name for p in sig.parameters.values()
+               if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                      p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not missing:
+        return
+    label = getattr(model, "__qualname__", type(model).__name__)
+    if isinstance(model, type) and model.__module__.startswith("torch.nn."):
+        label = f"nn.{label}"
+    args = ", ".join(missing)
+    kind = "the class" if isinstance(model, type) else "the function"
+    if "<lambda>" in label:
+        todo = f"Pass a zero-argument factory ({name}=lambda: MyNet(...)) or a model."
+    elif isinstance(model, type) and issubclass(model, nn.Module):
+        todo = (f"Pass a model, {name}={label}(...), or a zero-argument factory, "
+                f"{name}=lambda: {label}(...), with its arguments filled in.")
+    else:
+        todo = (f"Pass a zero-argument factory with the arguments filled in, "
+                f"{name}=lambda: {label}(...), or a model.")
+    raise ConfigError(f"{name}={label}: {kind} needs arguments ({args}), but lrsweep builds "
+                      f"the model by calling it with none. {todo}")
 
 
 def all_targets(data: Any) -> torch.Tensor | None:

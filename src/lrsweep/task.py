@@ -160,6 +160,7 @@ class Task:
         if isinstance(model, nn.Module):
             self._template = copy.deepcopy(model).cpu()
         elif callable(model):
+            checks.check_factory(model)
             self._factory = model
             self._template = self._build_from_factory(self.init_seed)
         else:

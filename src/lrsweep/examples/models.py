@@ -15,7 +15,8 @@ from ..errors import bad_arg
 
 class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units with ReLU. ``base_width`` (muP, see
-    ``lrsweep.transfer.mup``) multiplies the readout by ``base_width / width``."""
+    ``lrsweep.transfer.mup``) multiplies the readout's input by ``base_width / width`` (its
+    bias is not scaled, as in microsoft/mup's ``MuReadout``)."""
 
     def __init__(self, d_in: int, d_out: int, width: int = 128, depth: int = 2,
                  dropout: float = 0.0, base_width: int | None = None) -> None:
@@ -31,10 +32,12 @@ class MLP(nn.Module):
         self.readout = nn.Linear(d, d_out)
         self.width, self.depth = width, depth
         self.readout_mult = 1.0 if base_width is None else base_width / width
+        if base_width is not None:  # in the protocol: earlier muP models scaled the bias too
+            self.readout_scales = "input"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.readout(self.hidden(x.flatten(1)))
-        return out if self.readout_mult == 1.0 else out * self.readout_mult
+        h = self.hidden(x.flatten(1))
+        return self.readout(h if self.readout_mult == 1.0 else h * self.readout_mult)
 
 
 class Block(nn.Module):
@@ -74,7 +77,8 @@ class Block(nn.Module):
 
 class TinyGPT(nn.Module):
     """A byte-level GPT: token + position embeddings, ``depth`` blocks, a linear readout.
-    ``base_width`` (muP): readout x ``base_width / width`` and attention logits scaled by
+    ``base_width`` (muP): the readout's input x ``base_width / width`` (its bias unscaled)
+    and attention logits scaled by
     ``sqrt(base_d_head) / d_head``; both equal the standard model at ``width == base_width``."""
 
     def __init__(self, vocab: int = 256, width: int = 64, depth: int = 2, n_head: int = 4,
@@ -91,12 +95,14 @@ class TinyGPT(nn.Module):
         self.readout = nn.Linear(width, vocab)
         self.width, self.depth = width, depth
         self.readout_mult = 1.0 if base_width is None else base_width / width
+        if base_width is not None:  # in the protocol: earlier muP models scaled the bias too
+            self.readout_scales = "input"
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         t = idx.shape[-1]
         x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
-        out = self.readout(self.ln_f(self.blocks(x)))
-        return out if self.readout_mult == 1.0 else out * self.readout_mult
+        h = self.ln_f(self.blocks(x))
+        return self.readout(h if self.readout_mult == 1.0 else h * self.readout_mult)
 
 
 def sequence_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

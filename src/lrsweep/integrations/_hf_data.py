@@ -258,9 +258,9 @@ class TrainerEval:
         full, rest = divmod(len(self.dataset), self.args.eval_batch_size)
         return full + (1 if rest and not self.args.dataloader_drop_last else 0)
 
-    def batches(self) -> Iterator[dict]:
+    def batches(self, limit: int | None = None) -> Iterator[dict]:
         bs, n = self.args.eval_batch_size, len(self.dataset)
-        for i in range(self.n_batches):
+        for i in range(self.n_batches if limit is None else min(limit, self.n_batches)):
             yield dict(self.collate(_fetch(self.dataset, list(range(i * bs, min((i + 1) * bs,
                                                                                  n))))))
 
@@ -268,7 +268,9 @@ class TrainerEval:
         return float(self.metrics(model)[self.metric])
 
     @torch.no_grad()
-    def metrics(self, model: torch.nn.Module) -> dict[str, float]:
+    def metrics(self, model: torch.nn.Module, limit: int | None = None) -> dict[str, float]:
+        """What ``trainer.evaluate()`` reports (on the first ``limit`` batches only, if
+        given: the build-time check of the metric's name)."""
         from transformers.trainer_pt_utils import EvalLoopContainer
         from transformers.trainer_utils import EvalPrediction, denumpify_detensorize
 
@@ -282,7 +284,7 @@ class TrainerEval:
         preds_c = EvalLoopContainer(args.eval_do_concat_batches, padding_index=-100)
         labels_c = EvalLoopContainer(args.eval_do_concat_batches, padding_index=-100)
         n, bs = len(self.dataset), args.eval_batch_size
-        for i, inputs in enumerate(self.batches()):
+        for i, inputs in enumerate(self.batches(limit)):
             inputs = to_device(dict(inputs), device)
             loss, logits, labels = self._prediction_step(model, inputs, only_loss)
             if loss is not None:

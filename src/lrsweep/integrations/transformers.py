@@ -15,6 +15,7 @@ the Trainer. What cannot be reproduced is refused, naming the argument.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable
@@ -26,17 +27,16 @@ from ..data import SeededBatches
 from ..errors import ConfigError
 from ..schedule import Table
 from . import require
+from ._hf_checks import (
+    check_args,
+    check_dataset,
+    check_metric,
+    check_model,
+    refuse,
+    zero_arg,
+)
 
 log = logging.getLogger("lrsweep")
-
-# optimizers the Trainer builds from torch.optim alone (same class, same keyword arguments)
-TORCH_OPTIMS = ("adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop")
-REFUSED_SCHEDULERS = ("reduce_lr_on_plateau", "greedy")
-
-
-def refuse(arg: str, given: Any, why: str, todo: str) -> ConfigError:
-    return ConfigError(f"args.{arg}={given!r}: {why}. {todo}")
-
 
 def task_from_trainer(
     model_init: Callable[..., torch.nn.Module],
@@ -56,7 +56,9 @@ def task_from_trainer(
 
     Args:
         model_init: builds a fresh model (called under each trial's seed, as the Trainer
-            calls it under ``args.seed``).
+            calls it under ``args.seed``); or a model, as ``Trainer(model=...)`` takes it:
+            each trial then trains a copy of it (the model itself is never trained), and
+            seeds vary the data order and dropout only.
         args: ``TrainingArguments``. The trial's LR replaces ``args.learning_rate`` and the
             trial's seed replaces ``args.seed`` (``seeds=(args.seed,)`` reproduces your run).
         train_dataset, eval_dataset, data_collator, compute_metrics,
@@ -79,29 +81,35 @@ def task_from_trainer(
         _drop_unused_columns,
     )
 
-    _check_args(args)
-    if not callable(model_init):
-        raise ConfigError(f"model_init={model_init!r}: expected a function returning a model. "
-                          "Pass the model_init you would give the Trainer.")
-    init = _zero_arg(model_init)
+    check_args(args)
+    if isinstance(model_init, torch.nn.Module):  # Trainer(model=...): train copies of it
+        template = copy.deepcopy(model_init)
+        init: Callable[[], torch.nn.Module] = lambda: copy.deepcopy(template)  # noqa: E731
+    elif not callable(model_init):
+        raise ConfigError(f"model_init={type(model_init).__name__}: expected a function "
+                          "returning a model (Trainer(model_init=...)) or a model "
+                          "(Trainer(model=...)). Pass one of them.")
+    else:
+        init = zero_arg(model_init)
     seeds = SeedRecords(init)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         probe = seeds.build()
-    _check_model(probe)
+    check_model(probe)
     facts = ModelFacts(probe, args)
 
-    train_dataset = _check_dataset("train_dataset", train_dataset)
+    train_dataset = check_dataset("train_dataset", train_dataset)
     if eval_dataset is None:
         raise ConfigError("eval_dataset=None: expected the dataset the Trainer evaluates on. "
                           "lrsweep scores every trial by trainer.evaluate(); pass eval_dataset.")
     if isinstance(eval_dataset, dict):
         raise ConfigError("eval_dataset: a dict of datasets is not supported; pass the one "
                           "dataset whose metric ranks the LRs.")
-    eval_dataset = _check_dataset("eval_dataset", eval_dataset)
+    eval_dataset = check_dataset("eval_dataset", eval_dataset)
     train_dataset = _drop_unused_columns(train_dataset, facts, args)
     eval_dataset = _drop_unused_columns(eval_dataset, facts, args)
 
+    given_metric = metric
     metric = metric if metric.startswith("eval_") else f"eval_{metric}"
     if metric != "eval_loss" and compute_metrics is None:
         raise ConfigError(f"metric={metric!r}: only 'eval_loss' exists without "
@@ -152,6 +160,7 @@ def task_from_trainer(
         raise ConfigError(f"metric='eval_loss': the evaluation batches hold no labels "
                           f"{facts.label_names}, so the Trainer reports no eval_loss. Add "
                           "labels to eval_dataset or set args.label_names.")
+    check_metric(evaluate, probe, metric, given_metric)
 
     task = Task(
         seeds.build,
@@ -176,110 +185,6 @@ def task_from_trainer(
     )
     task.metric_name = metric
     return task
-
-
-# ------------------------------------------------------------------------------ checks ----
-def _check_args(args: Any) -> None:
-    from transformers import TrainingArguments
-
-    if not isinstance(args, TrainingArguments):
-        raise ConfigError(f"args={type(args).__name__}: expected transformers."
-                          "TrainingArguments. Pass the arguments you give the Trainer.")
-    optim = str(getattr(args.optim, "value", args.optim))
-    if optim not in TORCH_OPTIMS:
-        raise refuse("optim", optim, "only the Trainer's torch.optim optimizers are "
-                     f"reproduced ({', '.join(TORCH_OPTIMS)})",
-                     "Sweep with optim='adamw_torch' (or build a Task by hand).")
-    if args.optim_target_modules:
-        raise refuse("optim_target_modules", args.optim_target_modules, "not reproduced",
-                     "Leave it unset.")
-    sched = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
-    if sched in REFUSED_SCHEDULERS:
-        raise refuse("lr_scheduler_type", sched, "it reacts to the evaluation metric, which "
-                     "lrsweep measures only at the end", "Use a fixed schedule (linear, "
-                     "cosine, constant, constant_with_warmup, ...).")
-    simple = {
-        "deepspeed": "DeepSpeed trains in its own engine",
-        "fsdp": "FSDP shards the model over processes",
-        "parallelism_config": "parallel training is not reproduced",
-        "fp16": "with fp16 the Trainer skips the scheduler's step whenever the grad scaler "
-                "skips an optimizer step; lrsweep cannot follow that",
-        "fp16_full_eval": "full-fp16 evaluation is not reproduced",
-        "bf16_full_eval": "full-bf16 evaluation is not reproduced",
-        "torch_compile": "a compiled model is not reproduced (the vectorized engine has "
-                         "its own compile=)",
-        "neftune_noise_alpha": "NEFTune's embedding noise is not reproduced",
-        "use_liger_kernel": "Liger kernels are not reproduced",
-        "activation_checkpointing": "not reproduced (it does not change the result; turn it "
-                                    "off for the sweep)",
-        "auto_find_batch_size": "the batch size must be fixed for controlled trials",
-        "load_best_model_at_end": "lrsweep scores the model at the end of training",
-        "batch_eval_metrics": "batched compute_metrics is not reproduced",
-        "include_for_metrics": "compute_metrics receives predictions and labels only",
-    }
-    for arg, why in simple.items():
-        value = getattr(args, arg, None)
-        if value and value != "no":
-            raise refuse(arg, value, why, f"Unset {arg} for the sweep.")
-    if getattr(args, "past_index", -1) >= 0:
-        raise refuse("past_index", args.past_index, "not reproduced", "Leave it at -1.")
-    if args.world_size > 1 or args.n_gpu > 1:
-        raise refuse("world_size/n_gpu", (args.world_size, args.n_gpu),
-                     "lrsweep trains a trial on one device",
-                     "Run on one process with one visible GPU (CUDA_VISIBLE_DEVICES=0).")
-    strategy = getattr(args, "train_sampling_strategy", "random")
-    if strategy not in ("random", "sequential") or getattr(args, "group_by_length", False):
-        raise refuse("train_sampling_strategy", strategy, "only 'random' and 'sequential' "
-                     "orders are reproduced", "Use train_sampling_strategy='random'.")
-    if not args.accelerator_config.use_seedable_sampler:
-        raise refuse("accelerator_config.use_seedable_sampler", False,
-                     "the order then comes from the global RNG", "Leave it True (default).")
-    if args.lr_scheduler_kwargs and not isinstance(args.lr_scheduler_kwargs, dict):
-        raise refuse("lr_scheduler_kwargs", args.lr_scheduler_kwargs, "expected a dict",
-                     "Pass a dict.")
-
-
-def _check_model(model: Any) -> None:
-    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
-
-    if not isinstance(model, torch.nn.Module):
-        raise ConfigError(f"model_init returned {type(model).__name__}: expected an "
-                          "nn.Module. Return the model.")
-    if model.__class__.__name__ in MODEL_MAPPING_NAMES:
-        raise ConfigError(f"model_init: {model.__class__.__name__} computes hidden states "
-                          "only, with no loss; the Trainer refuses it too. Use a model with a "
-                          "head (AutoModelForXxx).")
-    if getattr(model, "hf_device_map", None) is not None or getattr(model, "is_quantized",
-                                                                     False):
-        raise ConfigError("model_init: a model placed over several devices or quantized is "
-                          "not reproduced. Sweep a plain model.")
-
-
-def _check_dataset(name: str, dataset: Any) -> Any:
-    if isinstance(dataset, torch.utils.data.IterableDataset) or not hasattr(dataset,
-                                                                             "__getitem__"):
-        raise ConfigError(f"{name}={type(dataset).__name__}: expected a map-style dataset "
-                          "(__len__ and __getitem__); the order of an iterable dataset is its "
-                          "own. Materialise it (e.g. a list or datasets.Dataset).")
-    try:
-        n = len(dataset)
-    except TypeError:
-        raise ConfigError(f"{name}={type(dataset).__name__}: expected a dataset with a "
-                          "length. Materialise it.") from None
-    if n == 0:
-        raise ConfigError(f"{name}: the dataset is empty. Pass the data to train/evaluate on.")
-    return dataset
-
-
-def _zero_arg(model_init: Callable) -> Callable[[], torch.nn.Module]:
-    from transformers.trainer_utils import number_of_arguments
-
-    count = number_of_arguments(model_init)
-    if count == 0:
-        return model_init
-    if count == 1:
-        return lambda: model_init(None)  # the Trainer passes trial=None outside a search
-    raise ConfigError("model_init should have 0 or 1 argument (as for the Trainer).")
 
 
 # ------------------------------------------------------------------- optimizer, schedule ----

@@ -23,8 +23,9 @@ Weight decay moves the other way (``x mult`` where the LR is ``/ mult``), so tha
 What the model must do besides (nothing changes at the base width, where muP is the
 standard parametrisation):
 
-1. **Readout**: multiply the output layer's output by ``base_width / width``
-   (``MuReadout``, or ``mup_readout_(model, "head", width_mult)`` to swap a Linear in place).
+1. **Readout**: multiply the output layer's input by ``base_width / width``, so its weight
+   is scaled and its bias is not, as microsoft/mup's ``MuReadout`` does (``MuReadout``, or
+   ``mup_readout_(model, "head", width_mult)`` to swap a Linear in place).
    Starting the readout at zero (``zero_init=True``) is recommended by the paper.
 2. **Initialisation**: hidden and input weights keep variance ``1 / fan_in`` -- PyTorch's
    default ``nn.Linear`` / ``nn.Embedding`` inits already do this, so nothing to change
@@ -274,7 +275,7 @@ def mup_param_groups(model: nn.Module, base_model: Any = None, *, base_width: in
     readout_mult = 1 / fan_ins[0] if fan_ins else 1.0
     instructions = []
     if readouts:
-        instructions.append(f"multiply the output of {', '.join(readouts)} by "
+        instructions.append(f"multiply the input of {', '.join(readouts)} by "
                             f"{readout_mult:.4g} (base_width / width): MuReadout or "
                             "mup_readout_()")
     instructions += [
@@ -342,13 +343,15 @@ class MuOptimizer:
 
 # ---------------------------------------------------------------- model-side scaling ---
 class MuReadout(nn.Linear):
-    """``nn.Linear`` whose output is multiplied by ``output_mult`` (= base_width / width
-    under muP); ``zero_init`` starts it at zero, as muP recommends."""
+    """``nn.Linear`` whose input is multiplied by ``output_mult`` (= base_width / width
+    under muP): ``W (x * output_mult) + b``, the bias unscaled, as microsoft/mup's
+    ``MuReadout``; ``zero_init`` starts it at zero, as muP recommends."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  output_mult: float = 1.0, zero_init: bool = False, **kwargs: Any) -> None:
         super().__init__(in_features, out_features, bias=bias, **kwargs)
         self.output_mult = float(output_mult)
+        self.scales = "input"  # in the protocol: earlier versions scaled the bias too
         if zero_init:
             with torch.no_grad():
                 self.weight.zero_()
@@ -356,7 +359,7 @@ class MuReadout(nn.Linear):
                     self.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x) * self.output_mult
+        return super().forward(x * self.output_mult)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", output_mult={self.output_mult:g}"
