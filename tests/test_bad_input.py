@@ -240,6 +240,18 @@ def study_near_miss(tmp):
     yield lambda: Store(db).load("ojb")
 
 
+def zero_seeds(tmp):
+    yield lambda: lrsweep.sweep(objective, [1e-3], seeds=0, direction="min")
+
+
+def export_into_a_read_only_folder(tmp):
+    folder = tmp / "ro"
+    folder.mkdir()
+    res = lrsweep.sweep(objective, [1e-3], direction="min")
+    with read_only(folder):
+        yield lambda: res.to_json(folder / "r.json")
+
+
 def reversed_range_in_search(tmp):
     yield lambda: lrsweep.search(objective, (1e-1, 1e-3), direction="min")
 
@@ -274,6 +286,9 @@ API_CASES = [  # (case, a regex the one-line message must match)
     (damaged_store, r"^store '.*s.db': is damaged: .* study 'obj'"),
     (study_near_miss, r"no study 'ojb'. Did you mean 'obj'\?"),
     (reversed_range_in_search, r"^lr_range"),
+    (zero_seeds, r"^seeds=0: expected a count >= 1.*seeds=3 \(seeds 0, 1, 2\)"),
+    (export_into_a_read_only_folder, r"^path='.*r.json': cannot be written: the folder .* "
+                                     r"is read-only"),
 ]
 
 
@@ -385,7 +400,29 @@ CLI_CASES = {  # name: (argv, what the one line on stderr must contain)
     "threads zero": (RUN + ["--threads", "0"], "--threads='0'"),
     "schedule near miss": (RUN + ["--schedule", "cosin"], "--schedule='cosin'"),
     "one grid point": (RUN[:-3] + ["--num", "1"], "--num=1"),
+    "export into a read-only folder": (["export", "ro", "-o", "ro/p.json"],
+                                       "--output='ro/p.json': cannot be written: the folder "
+                                       "ro is read-only"),
+    "report into a read-only folder": (["report", "ro", "-o", "ro/r.html"],
+                                       "--output='ro/r.html': cannot be written: the folder "
+                                       "ro is read-only"),
+    "plot into a read-only folder names the file": (["plot", "ro", "-o", "ro/p.png"],
+                                                    "--output='ro/p.png': cannot be written"),
+    "batch size in the flag's words": (RUN + ["--batch-size", "0"],
+                                       "--batch-size=0: expected a positive integer for "
+                                       "in-memory tensors. Pass --batch-size, e.g. "
+                                       "--batch-size 128."),
+    "base width without muP in the flags' words": (
+        RUN + ["--parametrization", "sp", "--base-width", "16"],
+        "--base-width=16: expected no base width under --parametrization sp"),
+    "search budget in the flag's words": (["search", "--task", "teacher-mlp", "--steps", "2",
+                                           "--max-trials", "2", "--quiet"],
+                                          "Pass --max-trials as an integer >= 3"),
+    "seeds flag below zero": (RUN + ["--seeds", "0,-1"], "--seeds='0,-1'"),
 }
+if not torch.cuda.is_available():  # where there is no GPU, the advice is the flag
+    CLI_CASES["no CUDA here, in the flag's words"] = (
+        RUN + ["--device", "cuda"], "CUDA is not available on this machine; use --device cpu.")
 BEHAVIOUR = {  # name: (argv, what stdout must contain), exit code 0
     "task from the current folder": (["run", "--task", "mymod:make", "--num", "2", "--quiet",
                                       "--out", "mine"], "best lr measured:"),
