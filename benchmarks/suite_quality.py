@@ -13,6 +13,7 @@ default ``search``, ``search(max_trials=20)``, Optuna TPE with 20 one-seed trial
     python benchmarks/suite_quality.py                          # harness, tuned-on tasks
     python benchmarks/suite_quality.py --held-out               # every task, held-out too
     python benchmarks/suite_quality.py --tasks bn-cnn --reps 2 --methods search
+    python benchmarks/suite_quality.py --held-out --report c66b347c   # a saved run again
 
 Every trial goes into an lrsweep store per task under ``--cache``; torch runs on
 ``--threads`` threads (default 1).
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--methods", default=None, help="comma-separated method keys "
                     "(default: all; see benchmarks/suite/harness.py METHODS)")
+    ap.add_argument("--report", default=None, metavar="LABEL",
+                    help="print the report of a saved run (its search-code label)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", default="/tmp/lrsweep-bench/suite",
                     help="folder of the lrsweep stores (one per task); reruns reuse them")
@@ -84,6 +87,10 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}; stores under {args.cache}")
     if args.truths:
         run_truths(names, args.cache, args.recompute, args.truth_seeds)
+    elif args.report:
+        from benchmarks.suite import harness
+
+        harness.report_saved(args.report, names, args.cache)
     else:
         from benchmarks.suite import harness
 

@@ -9,8 +9,10 @@ Every method runs without a store (it sees only its own trials: a search into a 
 already holds trials would use them), on ``CachedEngine``: a trial (LR, seed) that any method
 trained before, under any version of the search, is read from the ``trial-cache`` study of
 the task's store instead of being trained again; so a rerun, or a changed search, trains only
-what is new. Each run's record goes to ``<cache>/results-<label>.json``, ``label`` a hash of
-the search's and the estimator's source (``code_label``).
+what is new. Each run's record (what the method returned, unscored) goes to
+``<cache>/results-<label>.json``, ``label`` a hash of the search's and the estimator's
+source (``code_label``); the report scores it against the truths as they are then
+(``--report LABEL`` prints it again).
 """
 
 from __future__ import annotations
@@ -187,8 +189,9 @@ def run(names: list[str], cache: str, reps: int, methods: list[str] | None = Non
             title, fn = METHODS[key]
             t0 = time.perf_counter()
             trained = engine.trained
-            runs = [score(fn(task, spec.lr_range, engine, rep), tr) for rep in range(reps)]
-            record.setdefault(name, {})[key] = runs
+            raw = [fn(task, spec.lr_range, engine, rep) for rep in range(reps)]
+            record.setdefault(name, {})[key] = raw
+            runs = [score(r, tr) for r in raw]
             errs = [r["err"] for r in runs]
             print(f"  {name}: {title}: |log2| med {np.median(errs):.3f} max {max(errs):.3f}, "
                   f"steps {np.median([r['frac'] for r in runs]):.1%} "
@@ -197,6 +200,18 @@ def run(names: list[str], cache: str, reps: int, methods: list[str] | None = Non
         out_path.write_text(json.dumps(record))
     report(record, names, truths, keys)
     return record
+
+
+def report_saved(label: str, names: list[str], cache: str) -> None:
+    """Print the report of a saved run (``results-<label>.json``) against today's truths."""
+    path = Path(cache) / f"results-{label}.json"
+    if not path.exists():
+        raise SystemExit(f"--report: no {path}")
+    record = json.loads(path.read_text())
+    names = [n for n in names if n in record]
+    keys = [k for k in METHODS if any(k in record[n] for n in names)]
+    print(f"search code {label} (saved run)")
+    report(record, names, load(), keys)
 
 
 # --------------------------------------------------------------------------- report ----
@@ -217,7 +232,7 @@ def report(record: dict[str, Any], names: list[str], truths: dict[str, Truth],
     for name in names:
         tr = truths[name]
         for key in keys:
-            runs = record.get(name, {}).get(key)
+            runs = [score(r, tr) for r in record.get(name, {}).get(key, [])]
             if not runs:
                 continue
             n = len(runs)
@@ -238,8 +253,11 @@ def report(record: dict[str, Any], names: list[str], truths: dict[str, Truth],
 
 def summary(record: dict[str, Any], names: list[str], truths: dict[str, Truth]) -> None:
     """The issue's targets, over every task and repetition."""
+    scored = {n: {k: [score(r, truths[n]) for r in v] for k, v in record.get(n, {}).items()}
+              for n in names}
+
     def runs(key: str, pool: list[str]) -> list[dict[str, Any]]:
-        return [r for n in pool for r in record.get(n, {}).get(key, [])]
+        return [r for n in pool for r in scored[n].get(key, [])]
 
     for title, pool in (("tuned-on tasks", [n for n in names if not truths[n].held_out]),
                         ("held-out tasks", [n for n in names if truths[n].held_out])):
@@ -247,7 +265,7 @@ def summary(record: dict[str, Any], names: list[str], truths: dict[str, Truth]) 
         if not s:
             continue
         print(f"\ntargets, default search, {title} ({len(pool)} tasks, {len(s)} runs):")
-        failed = [n for n in pool if any(not r["ok"] for r in record[n].get("search", []))]
+        failed = [n for n in pool if any(not r["ok"] for r in scored[n].get("search", []))]
         med = float(np.median([r["err"] for r in s]))
         cov = np.mean([r["holds"] for r in s])
         conv = np.mean([r["converged"] for r in s])
@@ -269,7 +287,7 @@ def summary(record: dict[str, Any], names: list[str], truths: dict[str, Truth]) 
               f"max {max(fr):.1%}, median {np.median(fr):.1%}")
         behind = []
         for n in pool:
-            a, b = record[n].get("search20"), record[n].get("tpe")
+            a, b = scored[n].get("search20"), scored[n].get("tpe")
             if a and b and not (np.median([r["err"] for r in a])
                                 < np.median([r["err"] for r in b])):
                 behind.append(n)
