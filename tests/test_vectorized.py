@@ -434,10 +434,10 @@ def test_out_of_memory_halves_the_chunk(monkeypatch, caplog):
     ref = run(VectorizedEngine(), task, lrs)
     real = vz._Chunk.__init__
 
-    def small_memory(self, task, seed, lrs, *rest):
-        if len(lrs) > 2:
+    def small_memory(self, task, specs, *rest):
+        if len(specs) > 2:
             raise torch.OutOfMemoryError("simulated: too many stacked trials")
-        real(self, task, seed, lrs, *rest)
+        real(self, task, specs, *rest)
 
     monkeypatch.setattr(vz._Chunk, "__init__", small_memory)
     with caplog.at_level(logging.WARNING, logger="lrsweep"):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import secrets
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,7 @@ from ..training import step_batches
 from ..trial import Status, TrialResult, TrialSpec
 from .base import ResultCallback, advance
 from .batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizers
+from .members import SeedDropout, SeedsDiffer, SeedStreams, member_step_batches
 from .sequential import SequentialEngine
 
 log = logging.getLogger("lrsweep")
@@ -140,20 +142,35 @@ def _shapes(batches: Sequence[Any]) -> Any:
 
 
 class _Chunk:
-    """N stacked trials of one seed: state, optimizer, divergence masks, the step."""
+    """N stacked trials: state, optimizer, divergence masks, the step.
 
-    def __init__(self, task: Any, seed: int, lrs: Sequence[float],
+    The members are ``specs`` (lr, seed). With one seed they share the batches and the
+    dropout masks (``randomness="same"``). With several, each member gets its seed's initial
+    weights, batches (a leading member dimension, ``members.member_step_batches``) and dropout
+    masks (``members.SeedDropout``, from that seed's own generators)."""
+
+    def __init__(self, task: Any, specs: Sequence[TrialSpec],
                  native_dropout: bool | None = None) -> None:
         self.task = task
         self.native_dropout = (task.device.type == "cuda" if native_dropout is None
                                else native_dropout)
-        self.n = n = len(lrs)
+        self.specs = list(specs)
+        self.n = n = len(specs)
+        lrs = [s.lr for s in specs]
         dev = task.device
-        model = task.initial_model(seed)
-        model.train()
+        self.seeds = list(dict.fromkeys(s.seed for s in specs))
+        slot = {s: j for j, s in enumerate(self.seeds)}
+        self.member_seed = torch.tensor([slot[s.seed] for s in specs], dtype=torch.long,
+                                        device=dev)
+        self.multi = len(self.seeds) > 1
+        models = [task.initial_model(s) for s in self.seeds]
+        for m in models:
+            m.train()
+        model = models[0]
         self.model = model
-        opts = [task.make_optimizer(model, lr) for lr in lrs]
-        names = {id(p): name for name, p in model.named_parameters()}
+        of = [models[slot[s.seed]] for s in specs]  # each member's own initial model
+        opts = [task.make_optimizer(m, lr) for m, lr in zip(of, lrs)]
+        names = {id(p): name for m in models for name, p in m.named_parameters()}
         kind, hypers = read_optimizers(opts, lrs, names)
         order: list[str] = []
         group_of: list[int] = []
@@ -164,17 +181,29 @@ class _Chunk:
                     group_of.append(gi)
         group_lrs = [[o.param_groups[gi]["lr"] for o in opts] for gi in range(len(hypers))]
         self.names = order
+
+        def stack(get: Any) -> torch.Tensor:
+            if not self.multi:
+                t = get(model).detach()
+                return t.unsqueeze(0).repeat((n,) + (1,) * t.dim())
+            return torch.stack([get(m).detach() for m in of])
+
         # Trained params are stacked leaves; the rest (frozen, or in no optimizer group) are
-        # shared unbatched. Buffers (BatchNorm statistics) are stacked copies.
-        self.params = {name: p.detach().unsqueeze(0).repeat((n,) + (1,) * p.dim())
-                       .requires_grad_(True)
-                       for name, p in model.named_parameters() if name in order}
+        # shared unbatched, unless seeds re-initialise them. Buffers (BatchNorm statistics)
+        # are stacked copies.
+        params = dict(model.named_parameters())
+        self.params = {name: stack(lambda m, k=name: m.get_parameter(k)).requires_grad_(True)
+                       for name in params if name in order}
         self.plist = [self.params[name] for name in order]
-        self.shared = {"m." + name: p.detach() for name, p in model.named_parameters()
-                       if name not in self.params}
-        self.buffers = {name: b.detach().unsqueeze(0).repeat((n,) + (1,) * b.dim())
-                        for name, b in model.named_buffers()}
+        per_seed = self.multi and task.seed_init
+        self.shared = {"m." + name: p.detach() for name, p in params.items()
+                       if name not in self.params and not per_seed}
+        frozen = {name: stack(lambda m, k=name: m.get_parameter(k))
+                  for name in params if name not in self.params and per_seed}
+        self.buffers = {name: stack(lambda m, k=name: m.get_buffer(k))
+                        for name, _ in model.named_buffers()}
         self.stacked = {**{"m." + k: v for k, v in self.params.items()},
+                        **{"m." + k: v for k, v in frozen.items()},
                         **{"m." + k: v for k, v in self.buffers.items()}}
         self.opt = BatchedOptimizer(self.plist, group_of, hypers, group_lrs, steps=task.steps,
                                     warmup=task.warmup_steps, schedule=task.schedule)
@@ -189,21 +218,48 @@ class _Chunk:
         train_holder = _Holder(model, lambda m, b: task.compute_loss(m, b)[0])
         eval_holder = _Holder(model, task.batch_metric)
         self.eval_holder = eval_holder
+        self.streams = SeedStreams(self.seeds, dev) if self.multi else None
+        self.dropout = (SeedDropout(self.streams, self.native_dropout) if self.streams
+                        else None)
 
-        def one_loss(stacked: dict, shared: dict, batch: Any) -> torch.Tensor:
+        def one_loss(stacked: dict, shared: dict, batch: Any, member: Any) -> torch.Tensor:
+            if self.dropout is not None:
+                self.dropout.member = member
             return torch.func.functional_call(train_holder, (stacked, shared), (batch,))
 
         def one_metric(stacked: dict, shared: dict, batch: Any) -> torch.Tensor:
             return torch.func.functional_call(eval_holder, (stacked, shared), (batch,))
 
-        self.vloss = torch.func.vmap(one_loss, in_dims=(0, None, None), randomness="same")
+        self._one_loss = one_loss
+        self._vloss: dict[Any, Any] = {}
         self.vmetric = torch.func.vmap(one_metric, in_dims=(0, None, None), randomness="same")
+
+    def batches(self) -> Iterator[list[Any]]:
+        """The micro-batches of each step: shared by the members (one seed), or one per
+        member (several seeds)."""
+        if self.streams is None:
+            return device_step_batches(self.task, self.seeds[0])
+        return member_step_batches(self.task, self.seeds, self.member_seed, self.streams,
+                                   self.task.device)
+
+    def _vmapped_loss(self, batch: Any) -> Any:
+        if not self.multi:
+            dims: Any = None
+        else:  # tensors have a member dimension; other leaves are shared
+            dims = pytree.tree_map(lambda x: 0 if isinstance(x, torch.Tensor) else None, batch)
+        key = pytree.tree_flatten(dims)[1] if self.multi else None
+        fn = self._vloss.get(key)
+        if fn is None:
+            fn = self._vloss[key] = torch.func.vmap(
+                self._one_loss, in_dims=(0, None, dims, 0), randomness="same")
+        return fn
 
     # ---------------------------------------------------------------------------- step ----
     def losses(self, batch: Any) -> torch.Tensor:
-        mode = NativeDropoutMasks() if self.native_dropout else contextlib.nullcontext()
+        mode: Any = (self.dropout if self.dropout is not None else NativeDropoutMasks()
+                     if self.native_dropout else contextlib.nullcontext())
         with _autocast(self.task), mode:
-            out = self.vloss(self.stacked, self.shared, batch)
+            out = self._vmapped_loss(batch)(self.stacked, self.shared, batch, self.member_seed)
         return out.float().reshape(self.n)
 
     def train_step(self, batches: Sequence[Any]) -> None:
@@ -235,10 +291,10 @@ class _Chunk:
 
     # ------------------------------------------------------------------------ evaluate ----
     @torch.no_grad()
-    def evaluate(self, vmapped: bool, seed: int) -> list[float]:
+    def evaluate(self, vmapped: bool) -> list[float]:
         task = self.task
         if not vmapped or task.evaluate_fn is not None:
-            return [task.evaluate(self.unstack(i, seed)) for i in range(self.n)]
+            return [task.evaluate(self.unstack(i)) for i in range(self.n)]
         self.model.eval()
         try:
             total = torch.zeros(self.n, dtype=torch.float64, device=self.active.device)
@@ -255,12 +311,12 @@ class _Chunk:
             self.model.train()
 
     @torch.no_grad()
-    def unstack(self, i: int, seed: int) -> nn.Module:
+    def unstack(self, i: int) -> nn.Module:
         """Trial ``i`` as an ordinary module (for evaluation trial by trial)."""
-        m = self.task.initial_model(seed)
+        m = self.task.initial_model(self.specs[i].seed)
         for name, p in m.named_parameters():
-            if name in self.params:
-                p.copy_(self.params[name][i])
+            if "m." + name in self.stacked:
+                p.copy_(self.stacked["m." + name][i])
         for name, b in m.named_buffers():
             if name in self.buffers:
                 b.copy_(self.buffers[name][i])
@@ -269,22 +325,51 @@ class _Chunk:
 
 # ------------------------------------------------------------------------------- probe ----
 class Plan:
-    """What a probe learnt about a task: whether evaluation vmaps, memory per trial."""
+    """What a probe learnt about a task: whether evaluation vmaps, memory per trial, and
+    whether trials of several seeds can share a group (``seeds_reason``: why not)."""
 
     def __init__(self, eval_vmapped: bool, bytes_per_trial: int | None,
-                 native_dropout: bool = False) -> None:
+                 native_dropout: bool = False, seeds_reason: str | None = None,
+                 dropout: bool = False) -> None:
         self.eval_vmapped = eval_vmapped
         self.bytes_per_trial = bytes_per_trial
         self.native_dropout = native_dropout
+        self.seeds_reason = seeds_reason
+        self.dropout = dropout  # the forward calls F.dropout (several seeds: no CUDA graph)
 
 
 def _forward_backward(task: Any, batch: Any, native_dropout: bool) -> _Chunk:
-    chunk = _Chunk(task, 0, [1e-3, 1e-3], native_dropout)
+    chunk = _Chunk(task, [TrialSpec(1e-3, 0), TrialSpec(1e-3, 0)], native_dropout)
     loss = chunk.losses(batch)
     if loss.numel() != 2:
         raise RuntimeError(f"the loss has shape {tuple(loss.shape)} per stacked model")
     torch.autograd.grad(loss.sum(), chunk.plist, allow_unused=True)
     return chunk
+
+
+def _seeds_probe(task: Any, native_dropout: bool) -> tuple[str | None, bool]:
+    """Whether two seeds stack in one group: their first batches stack, the vmapped
+    forward/backward runs with per-member batches and dropout masks, and it draws no other
+    random numbers (those would be shared by the group). Returns (why not, or None; whether
+    the forward uses F.dropout)."""
+    try:
+        chunk = _Chunk(task, [TrialSpec(1e-3, 0), TrialSpec(1e-3, 1)], native_dropout)
+        first = next(iter(chunk.batches()))
+        before = torch.get_rng_state()
+        loss = chunk.losses(first[0])
+        moved = not torch.equal(before, torch.get_rng_state())
+        torch.autograd.grad(loss.sum(), chunk.plist, allow_unused=True)
+    except SeedsDiffer as e:
+        return f"the seeds' batches do not stack ({e})", False
+    except Exception as e:  # user code under a member dimension
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return (f"a forward with one batch per member failed ({type(e).__name__}: "
+                f"{msg[:200]})"), False
+    assert chunk.dropout is not None
+    if moved:
+        return ("the forward draws random numbers other than F.dropout (dropout2d, attention "
+                "dropout, torch.rand...), which a group would share"), chunk.dropout.calls > 0
+    return None, chunk.dropout.calls > 0
 
 
 def probe(task: Any) -> Plan:
@@ -343,7 +428,13 @@ def probe(task: Any) -> Plan:
         state = sum(p[0].numel() * p.element_size() for p in chunk.plist)
         per_trial = int(peak / 2 + 3 * state)
     del chunk
-    return Plan(eval_vmapped, per_trial, native_dropout)
+    with isolated_rng():
+        seed_everything(0)
+        seeds_reason, dropout = _seeds_probe(task, native_dropout)
+    if seeds_reason:
+        log.info("vectorized: trials of different seeds train in separate groups (%s)",
+                 seeds_reason)
+    return Plan(eval_vmapped, per_trial, native_dropout, seeds_reason, dropout)
 
 
 # ------------------------------------------------------------------------------ engine ----
@@ -385,16 +476,39 @@ class VectorizedEngine:
             entry = self._plans[id(task)] = (task, plan or probe(task))
         return entry[1]
 
+    def groups(self, task: Any, specs: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
+        """``specs`` as the stacked groups they train in: every (lr, seed) pair of the call
+        in one group when seeds stack (``Plan.seeds_reason``), else one group per seed;
+        ordered by seed, then LR."""
+        plan = self._plan(task)
+        ordered = sorted(specs, key=lambda s: (s.seed, s.lr))
+        if plan.seeds_reason is None:
+            return [ordered] if ordered else []
+        by_seed: dict[int, list[TrialSpec]] = {}
+        for s in ordered:
+            by_seed.setdefault(s.seed, []).append(s)
+        return list(by_seed.values())
+
+    def units(self, task: Any, specs: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
+        """The units a sweep on a shared study claims one at a time: the chunks the memory
+        planner splits each group into (a group too small to stack: one trial each)."""
+        plan = self._plan(task)
+        out: list[list[TrialSpec]] = []
+        for group in self.groups(task, specs):
+            if len(group) < self.min_trials:
+                out += [[s] for s in group]
+                continue
+            size = self._initial_chunk(task, plan, len(group))
+            out += [group[i:i + size] for i in range(0, len(group), size)]
+        return out
+
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
         if not specs:
             return
         plan = self._plan(task)
-        by_seed: dict[int, list[float]] = {}
-        for s in specs:
-            by_seed.setdefault(s.seed, []).append(s.lr)
         try:
             broken = self._check_optimizers(task, sorted({s.lr for s in specs}),
-                                            next(iter(by_seed), 0))
+                                            min(s.seed for s in specs))
         except EngineUnavailable as e:
             if not self.auto:
                 raise
@@ -402,10 +516,11 @@ class VectorizedEngine:
             for s in specs:
                 on_result(task.run_trial(s, "sequential"))
             return
-        for seed, lrs in by_seed.items():
-            for lr in (lr for lr in lrs if lr in broken):  # fails alone, with its error
-                on_result(task.run_trial(TrialSpec(lr, seed), "sequential"))
-            self._run_seed(task, plan, seed, [lr for lr in lrs if lr not in broken], on_result)
+        for s in specs:  # fails alone, with its error
+            if s.lr in broken:
+                on_result(task.run_trial(s, "sequential"))
+        for group in self.groups(task, [s for s in specs if s.lr not in broken]):
+            self._run_group(task, plan, group, on_result)
 
     def _check_optimizers(self, task: Any, lrs: list[float], seed: int) -> set[float]:
         """Build every LR's optimizer (as the chunks will) and check that the batched
@@ -441,21 +556,30 @@ class VectorizedEngine:
             return _balanced(n, fit)
         return n
 
-    def _run_seed(self, task: Any, plan: Plan, seed: int, lrs: list[float],
-                  on_result: ResultCallback) -> None:
-        if len(lrs) < self.min_trials:
-            for lr in lrs:
-                on_result(task.run_trial(TrialSpec(lr, seed), "sequential"))
+    def _run_group(self, task: Any, plan: Plan, specs: list[TrialSpec],
+                   on_result: ResultCallback) -> None:
+        if len(specs) < self.min_trials:
+            for s in specs:
+                on_result(task.run_trial(s, "sequential"))
             return
-        size = self._initial_chunk(task, plan, len(lrs)) if lrs else 1
+        size = self._initial_chunk(task, plan, len(specs)) if specs else 1
         i = 0
-        while i < len(lrs):
-            part = lrs[i:i + size]
+        while i < len(specs):
+            part = specs[i:i + size]
             oom = False
             try:
-                results = self._run_chunk(task, plan, seed, part)
+                results = self._run_chunk(task, plan, part)
             except torch.OutOfMemoryError:
                 oom = True
+            except SeedsDiffer as e:  # this data's batches differ between seeds
+                log.info("vectorized: the seeds of a group train one at a time (%s)", e)
+                by_seed: dict[int, list[TrialSpec]] = {}
+                for s in part:
+                    by_seed.setdefault(s.seed, []).append(s)
+                for one in by_seed.values():
+                    self._run_group(task, plan, one, on_result)
+                i += len(part)
+                continue
             if oom:
                 if task.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -464,73 +588,79 @@ class VectorizedEngine:
                     log.warning("vectorized: out of memory; retrying with %d trials per chunk",
                                 size)
                     continue
-                results = [TrialResult(lr, seed, Status.FAILED, None, engine=self.name,
+                results = [TrialResult(s.lr, s.seed, Status.FAILED, None, engine=self.name,
                                        error="out of memory with one trial per chunk")
-                           for lr in part]
+                           for s in part]
             if results is None:  # the stacked chunk raised: find the trial that raises
-                self._isolate(task, seed, part, on_result)
+                self._isolate(task, part, on_result)
             else:
                 for r in results:
                     on_result(r)
             i += len(part)
 
     @staticmethod
-    def _isolate(task: Any, seed: int, lrs: list[float], on_result: ResultCallback) -> None:
+    def _isolate(task: Any, specs: list[TrialSpec], on_result: ResultCallback) -> None:
         """Run the trials of a chunk that raised one by one on the sequential path (the
         reference): only a trial that raises there is failed, with its own error; the others
         get their results, each reported as it finishes."""
-        for lr in lrs:
-            r = task.run_trial(TrialSpec(lr, seed), "sequential")
+        for s in specs:
+            r = task.run_trial(s, "sequential")
             on_result(replace(r, extra={**r.extra, "isolated_from": "vectorized"}))
 
-    def _run_chunk(self, task: Any, plan: Plan, seed: int,
-                   lrs: list[float]) -> list[TrialResult] | None:
+    def _run_chunk(self, task: Any, plan: Plan,
+                   specs: list[TrialSpec]) -> list[TrialResult] | None:
         """The chunk's results; None if it raised (the caller isolates the trial that
-        raises); out-of-memory propagates (the caller halves the chunk)."""
+        raises); out-of-memory and ``SeedsDiffer`` propagate (the caller halves the chunk,
+        or splits it by seed)."""
         t0 = time.perf_counter()
-        extra: dict[str, Any] = {"chunk_size": len(lrs)}
+        n = len(specs)
+        group = secrets.token_hex(4) if n > 1 else None
+        extra: dict[str, Any] = {"chunk_size": n}
         try:
             with isolated_rng():
-                seed_everything(seed)
-                chunk = _Chunk(task, seed, lrs, plan.native_dropout)
-                extra.update(self._train(task, chunk, seed))
+                seed_everything(specs[0].seed)
+                chunk = _Chunk(task, specs, plan.native_dropout)
+                extra.update(self._train(task, chunk, plan))
                 active = chunk.active.cpu().tolist()
-                metrics = (chunk.evaluate(plan.eval_vmapped, seed) if any(active)
-                           else [math.nan] * len(lrs))
+                metrics = (chunk.evaluate(plan.eval_vmapped) if any(active)
+                           else [math.nan] * n)
                 n_steps = chunk.n_steps.cpu().tolist()
                 curves = chunk.curve.cpu().T.tolist()
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, SeedsDiffer):
             raise
         except _CaptureRequired as e:  # cuda_graph=True and capture failed: no fallback
             err = f"{type(e.__cause__).__name__}: {e.__cause__}\n{traceback.format_exc(limit=8)}"
-            wall = (time.perf_counter() - t0) / len(lrs)
+            wall = time.perf_counter() - t0
             log.warning("vectorized: CUDA-graph capture failed with cuda_graph=True (%s)",
                         e.__cause__)
-            return [TrialResult(lr, seed, Status.FAILED, None, (), 0, wall, self.name,
-                                error=err, extra=extra) for lr in lrs]
+            extra.update(group_wall_time=round(wall, 4))
+            return [TrialResult(s.lr, s.seed, Status.FAILED, None, (), 0, wall / n, self.name,
+                                error=err, extra=extra, group=group) for s in specs]
         except Exception as e:  # which trial raised is unknown: the caller isolates it
-            log.warning("vectorized: a chunk of %d trials (seed %d) raised %s: %s; running "
+            log.warning("vectorized: a chunk of %d trials (seeds %s) raised %s: %s; running "
                         "them one by one on the sequential path, so that only a trial that "
-                        "raises there fails", len(lrs), seed,
+                        "raises there fails", n, sorted({s.seed for s in specs}),
                         type(e).__name__, e)
             return None
-        wall = (time.perf_counter() - t0) / len(lrs)
+        wall = time.perf_counter() - t0
+        extra["group_wall_time"] = round(wall, 4)
         out = []
-        for j, lr in enumerate(lrs):
+        for j, s in enumerate(specs):
             curve = curves[j][:n_steps[j]]
+            common = dict(engine=self.name, extra=dict(extra), group=group)
             if not active[j]:
-                out.append(TrialResult(lr, seed, Status.DIVERGED, None, curve, len(curve), wall,
-                                       self.name, extra=dict(extra)))
+                out.append(TrialResult(s.lr, s.seed, Status.DIVERGED, None, curve, len(curve),
+                                       wall / n, **common))
             elif not math.isfinite(metrics[j]):
-                out.append(TrialResult(lr, seed, Status.DIVERGED, None, curve, len(curve), wall,
-                                       self.name, error="non-finite validation metric",
-                                       extra=dict(extra)))
+                out.append(TrialResult(s.lr, s.seed, Status.DIVERGED, None, curve, len(curve),
+                                       wall / n, error="non-finite validation metric",
+                                       **common))
             else:
-                out.append(TrialResult(lr, seed, Status.OK, metrics[j], curve, len(curve), wall,
-                                       self.name, extra=dict(extra)))
+                out.append(TrialResult(s.lr, s.seed, Status.OK, metrics[j], curve, len(curve),
+                                       wall / n, **common))
         return out
 
-    def _train(self, task: Any, chunk: _Chunk, seed: int) -> dict[str, Any]:
+    def _train(self, task: Any, chunk: _Chunk, plan: Plan) -> dict[str, Any]:
         """Run every step of ``chunk``; returns facts for ``TrialResult.extra``.
 
         Steps ``0..GRAPH_WARMUP_STEPS-1`` run eagerly (on a side stream on CUDA: these warm-up
@@ -542,6 +672,12 @@ class VectorizedEngine:
         """
         cuda = task.device.type == "cuda"
         use_graph = (cuda and self.cuda_graph is not False) or self._emulate_graph
+        if cuda and chunk.multi and plan.dropout and use_graph:
+            # each seed's dropout masks come from its own generator state, swapped in
+            # eagerly: a CUDA graph would replay one state for all
+            log.info("vectorized: a group of %d seeds with dropout runs without a CUDA graph",
+                     len(chunk.seeds))
+            use_graph = False
         step = torch.compile(chunk.train_step, dynamic=False) if self.compile else None
         side = torch.cuda.Stream(task.device) if (use_graph and cuda) else None
         graph: Any = None
@@ -550,7 +686,7 @@ class VectorizedEngine:
         facts: dict[str, Any] = {"cuda_graph": False, "compiled": self.compile}
         t_once = t_steady = 0.0
         last = -1
-        for k, group in enumerate(device_step_batches(task, seed)):
+        for k, group in enumerate(chunk.batches()):
             if k % ALL_DEAD_CHECK_EVERY == ALL_DEAD_CHECK_EVERY - 1 and not bool(
                     chunk.active.any()):
                 break  # the only host sync in the loop: every trial has diverged
