@@ -188,6 +188,34 @@ def test_group_ids_are_stored_and_exported(tmp_path):
     back = json.loads(json.dumps(loaded.to_dict()))
     assert {t["group"] for t in back["trials"]} == {res.trials[0].group}
     assert "share of group" in repr(res.trials[0])
+    # the report's trial table: which group, how many shared its time (issue 21 item 6)
+    page = res.report(tmp_path / "r.html").read_text()
+    assert "time s (share)" in page and f"{res.trials[0].group} (12)" in page
     # a sequential trial trained alone: no group
     alone = lrsweep.sweep(task, LRS[:1], engine="sequential")
     assert alone.trials[0].group is None
+
+
+# ------------------------------------------------------------------------------ CUDA ----
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("dropout", [False, True], ids=["graph", "dropout-eager"])
+def test_gpu_lr_seed_groups_match_sequential(dropout):
+    """On CUDA: without dropout the (lr, seed) group is captured in a CUDA graph; with
+    dropout each seed's generator state is swapped in eagerly (native_dropout masks)."""
+    train, val = blobs(n=2304)
+
+    def model():
+        return dropout_mlp() if dropout else nn.Sequential(
+            nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 3))
+
+    task = lrsweep.Task(model, torch.optim.Adam, train, val, batch_size=64, epochs=2,
+                        seed_init=True, device="cuda")
+    seq = run(SequentialEngine(), task)
+    vec = run(VectorizedEngine(task), task)
+    one_group(vec)
+    assert {r.extra["cuda_graph"] for r in vec.values()} == {not dropout}
+    assert_members_agree(seq, vec)
