@@ -8,8 +8,9 @@
 #   1. every test marked `gpu` (pytest -m gpu);
 #   2. benchmarks/speed.py --device cuda --seeds 3: the 10-LR table against the seed
 #      document's loop (LR-only stacking) and the (lr, seed) stacking table with 3 seeds;
-#   3. a default `lrsweep search` (3 seeds) on two built-in tasks, timed with the default
-#      engine (vectorized on a GPU), the sequential engine, and with one seed.
+#   3. a default `lrsweep.search` (3 seeds) on two built-in tasks, timed with the default
+#      engine (vectorized on a GPU), the sequential engine, and with one seed
+#      (benchmarks/speed.py --search).
 # It appends one dated section (device, torch, CUDA, commands, tables) to
 # benchmarks/RESULTS.md, or to --results PATH. A dry run writes to a temporary file unless
 # --results is given, so the real RESULTS.md only ever gets GPU figures.
@@ -49,10 +50,10 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")"
 if [ "$DRY" = 1 ]; then
     DEVICE=cpu
     export OMP_NUM_THREADS=1
-    SPEED_ARGS=(--device cpu --samples 256 --cases mlp-256 --repeats 1 --seeds 3 --lrs 3
-                --threads 1)
-    SEARCH_TASKS=(teacher-mlp digits-mlp)
-    SEARCH_ARGS=(--device cpu --steps 3 --max-trials 6 --points 3 --threads 1)
+    SPEED_ARGS=(--device cpu --samples 256 --val-samples 256 --cases mlp-256 --repeats 1
+                --seeds 3 --lrs 3 --threads 1)
+    SEARCH_TASKS=teacher-mlp,digits-mlp
+    SEARCH_ARGS=(--device cpu --steps 2 --max-trials 6 --threads 1)
     [ -n "$RESULTS" ] || RESULTS="$WORK/RESULTS.md"
 else
     if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
@@ -61,7 +62,7 @@ else
     fi
     DEVICE=cuda
     SPEED_ARGS=(--device cuda --cases mlp-256,mlp-1024,cnn --repeats 1 --seeds 3)
-    SEARCH_TASKS=(teacher-mlp stdlib-gpt)
+    SEARCH_TASKS=teacher-mlp,stdlib-gpt
     SEARCH_ARGS=(--device cuda)
     [ -n "$RESULTS" ] || RESULTS="$ROOT/benchmarks/RESULTS.md"
 fi
@@ -88,30 +89,18 @@ step() {
     return 0
 }
 
-# 1. the gpu-marked tests (skipped, not failed, without CUDA: the dry run checks they collect)
-step "gpu tests" "$WORK/pytest.log" "$PY" -m pytest -q -m gpu -p no:cacheprovider tests
+# 1. the gpu-marked tests (skipped, not failed, without CUDA: the dry run checks they collect),
+#    from the test files that have any
+mapfile -t GPU_FILES < <(grep -l "pytest.mark.gpu" tests/test_*.py)
+step "gpu tests" "$WORK/pytest.log" "$PY" -m pytest -q -m gpu -p no:cacheprovider \
+    "${GPU_FILES[@]}"
 
 # 2. speed: LR-only stacking against the seed loop, then (lr, seed) stacking with 3 seeds
 step "speed" "$WORK/speed.log" "$PY" benchmarks/speed.py "${SPEED_ARGS[@]}"
 
 # 3. a default search (3 seeds) on two built-in tasks: default engine, sequential, one seed
-SEARCH_MD="$WORK/search.md"
-: > "$SEARCH_MD"
-for task in "${SEARCH_TASKS[@]}"; do
-    for variant in default sequential one-seed; do
-        extra=()
-        case "$variant" in
-            sequential) extra=(--engine sequential) ;;
-            one-seed) extra=(--seeds 1) ;;
-        esac
-        log="$WORK/search-$task-$variant.log"
-        step "search $task ($variant)" "$log" "$PY" -m lrsweep search --task "$task" \
-            "${SEARCH_ARGS[@]}" "${extra[@]}" --out "$WORK/out-$task-$variant"
-        read -r t0 t1 < "$log.time"
-        printf '%s %s %s\n' "$task" "$variant" "$("$PY" -c "print(f'{$t1 - $t0:.2f}')")" \
-            >> "$SEARCH_MD"
-    done
-done
+step "search" "$WORK/search.log" "$PY" benchmarks/speed.py --search "$SEARCH_TASKS" \
+    "${SEARCH_ARGS[@]}"
 
 # ------------------------------------------------------------------------ the section ----
 "$PY" - "$WORK" "$RESULTS" "$DRY" "$DEVICE" "${FAILED[@]+"${FAILED[@]}"}" <<'EOF'
@@ -135,24 +124,16 @@ def tail(path: Path, n: int) -> str:
 
 
 def tables(path: Path) -> str:
+    """The tables of a benchmark's output; its '# ...' lines as captions."""
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-    keep = [ln for ln in lines if ln.startswith("|") or ln.startswith("#")]
-    return "\n".join(keep) if keep else tail(path, 20)
+    keep = []
+    for ln in lines:
+        if ln.startswith("|"):
+            keep.append(ln)
+        elif ln.startswith("#"):
+            keep += ["", ln.lstrip("# ").strip() + ":", ""]
+    return "\n".join(keep).strip() if keep else "```\n" + tail(path, 20) + "\n```"
 
-
-rows = [ln.split() for ln in (work / "search.md").read_text().splitlines() if ln.strip()]
-times = {(t, v): float(s) for t, v, s in rows}
-search = ["| task | default engine, 3 seeds (s) | sequential, 3 seeds (s) | one seed (s) | "
-          "sequential / default | 3 seeds / 1 seed |", "|---|---|---|---|---|---|"]
-for task in dict.fromkeys(t for t, _, _ in rows):
-    d, s, o = (times.get((task, v), float("nan")) for v in ("default", "sequential", "one-seed"))
-    search.append(f"| {task} | {d:.2f} | {s:.2f} | {o:.2f} | {s / d:.2f} | {d / o:.2f} |")
-engines = []
-for p in sorted(work.glob("search-*-default.log")):
-    line = next((ln for ln in p.read_text(errors="replace").splitlines()
-                 if ln.startswith("engine ") or "engine " in ln[:40]), "")
-    if line:
-        engines.append(f"- {p.stem.removeprefix('search-')}: {line.strip()}")
 
 title = ("GPU check (issue 23), DRY RUN on CPU at a tiny size: not a measurement" if dry
          else "GPU check (issue 23)")
@@ -165,10 +146,8 @@ out = [f"\n## {title}: {today}\n",
        (work / "steps.md").read_text().rstrip(), "",
        "gpu-marked tests: " + (tail(work / "pytest.log", 1) or "(no output)"), "",
        "Speed (`benchmarks/speed.py`):", "", tables(work / "speed.log"), "",
-       "Default `lrsweep search` (wall seconds of the whole command, start-up included):", "",
-       *search, ""]
-if engines:
-    out += ["Engine the default search used:", *engines, ""]
+       "Default search (`benchmarks/speed.py --search`):", "", tables(work / "search.log"),
+       ""]
 results.parent.mkdir(parents=True, exist_ok=True)
 with results.open("a") as f:
     f.write("\n".join(out) + "\n")

@@ -275,6 +275,13 @@ def main(argv=None) -> int:
                     help="LRs in the seeds table (default 10)")
     ap.add_argument("--steps", type=int, default=None,
                     help="budget of the built-in tasks (default: their own)")
+    ap.add_argument("--search", default=None,
+                    help="comma-separated built-in tasks: time a default lrsweep.search on "
+                         "each (3 seeds, engine auto) against the sequential engine and one "
+                         "seed")
+    ap.add_argument("--max-trials", type=int, default=None,
+                    help="--search: max_trials (default: search's own)")
+    ap.add_argument("--val-samples", type=int, default=4096)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -284,19 +291,23 @@ def main(argv=None) -> int:
     dev_name = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
     print(f"# device={args.device} ({dev_name}), torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}" + (
-              f", built-in tasks {args.builtin}" if args.builtin else
+              f", built-in tasks {args.builtin or args.search}" if args.builtin or args.search
+              else
               f", {len(LRS)} LRs, {n} samples, batch {BATCH}, 1 epoch, Adam, best of "
               f"{args.repeats}"))
     warm = make_model("mlp-256").to(args.device)  # device and library start-up, untimed
     warm(torch.randn(8, 784, device=args.device)).sum().backward()
-    if args.builtin:
+    if args.builtin or args.search:
         from lrsweep.examples import get_task
 
         def build(name):
             return get_task(name, device=args.device,
                             **({"steps": args.steps} if args.steps else {}))
 
-        seeds_table(args.builtin.split(","), build, args)
+        if args.builtin:
+            seeds_table(args.builtin.split(","), build, args)
+        if args.search:
+            search_table(args.search.split(","), build, args)
         return 0
     header = (f"| {'case':<11} | {'method':<18} | {'end-to-end s':>12} | {'e2e x':>6} | "
               f"{'steady ms/step':>14} | {'steady x':>8} | {'one-time s':>10} | "
@@ -305,7 +316,7 @@ def main(argv=None) -> int:
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for case in args.cases.split(","):
         train = make_data(case, n, seed=0)
-        val = make_data(case, 4096, seed=1)
+        val = make_data(case, args.val_samples, seed=1)
         methods = [("seed loop", None, {}), ("sequential", "sequential", {}),
                    ("vectorized", "vectorized", {"cuda_graph": False})]
         if cuda:
@@ -347,8 +358,8 @@ def main(argv=None) -> int:
                   f"{once or 0.0:10.2f} | {d:>13} |", flush=True)
     if args.seeds > 1:
         def build_case(case):
-            return make_task(case, make_data(case, n, seed=0), make_data(case, 4096, seed=1),
-                             args.device)
+            return make_task(case, make_data(case, n, seed=0),
+                             make_data(case, args.val_samples, seed=1), args.device)
 
         seeds_table(args.cases.split(","), build_case, args)
     return 0
@@ -398,6 +409,44 @@ def seeds_table(names, build, args) -> None:
             print(f"| {name:<11} | {label_shown:<22} | {len(trials):6d} | {best[label]:12.2f} | "
                   f"{best['sequential'] / best[label]:12.2f} | {one:8.2f} | {groups:6d} | "
                   f"{d:>13} |", flush=True)
+
+
+def search_table(names, build, args) -> None:
+    """A default ``lrsweep.search`` (3 seeds, engine auto) per built-in task, against the
+    same search on the sequential engine and with one seed; one process, task built anew
+    for each run (its set-up is timed)."""
+    from lrsweep.examples import default_lr_range
+
+    kw = {} if args.max_trials is None else {"max_trials": args.max_trials}
+    print(f"\n# default search (lrsweep.search, 3 seeds unless said), "
+          f"{'max_trials=' + str(args.max_trials) if kw else 'its default budget'}")
+    print("| task | run | engine | trials | rounds | wall s | x default | x one seed | "
+          "optimum lr |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    # untimed: the first search of a process pays one-time imports and device start-up
+    lrsweep.search(build(names[0]), default_lr_range(names[0]), progress=False, threads=None,
+                   max_trials=3, seeds=1, engine="sequential")
+    for name in names:
+        runs = [("default", {}), ("sequential", {"engine": "sequential"}),
+                ("one seed", {"seeds": 1})]
+        rows = []
+        for label, opts in runs:
+            t0 = time.perf_counter()
+            found = lrsweep.search(build(name), default_lr_range(name), progress=False,
+                                   threads=None, **kw, **opts)
+            sync(args.device)
+            wall = time.perf_counter() - t0
+            try:
+                lr = found.optimum().lr
+            except Exception:  # no trial ok: nothing to estimate
+                lr = None
+            rows.append((label, found, wall, lr))
+        walls = {label: wall for label, _, wall, _ in rows}
+        for label, found, wall, lr in rows:
+            print(f"| {name} | {label} | {found.result.engine} | {len(found.result.trials)} | "
+                  f"{len(found.rounds)} | {wall:.2f} | {wall / walls['default']:.2f} | "
+                  f"{wall / walls['one seed']:.2f} | {'-' if lr is None else f'{lr:.3g}'} |",
+                  flush=True)
 
 
 def diff(ref, trials) -> str:
