@@ -19,6 +19,16 @@ mismatches).
 
     python benchmarks/speed.py --device cuda            # the GPU table (~2-4 minutes)
     python benchmarks/speed.py --device cpu --quick     # CPU, fewer samples
+    python benchmarks/speed.py --device cuda --seeds 3  # + (lr, seed) stacking, 3 seeds
+    python benchmarks/speed.py --device cpu --builtin digits-mlp,teacher-mlp,stdlib-gpt \
+        --lrs 5 --seeds 3                               # one search round per built-in task
+
+The seeds table (``--seeds N``, N > 1) runs the same LRs for N seeds: ``sequential``;
+``vectorized, per seed`` (LR-only stacking: one stacked group per seed, one after another,
+``stack_seeds=False``); ``vectorized, (lr, seed)`` (every pair in one group); and ``1 seed``
+(the vectorized engine on the first seed alone), so that ``x 1 seed`` says what the extra
+seeds cost. ``--builtin`` times that table on the built-in tasks (their own budgets, ``--lrs``
+LRs from 1e-4 to 1e-2 where Adam trains stably) instead of the synthetic cases.
 """
 
 from __future__ import annotations
@@ -257,6 +267,21 @@ def main(argv=None) -> int:
                     help="best of this many runs per method, methods interleaved (compile: "
                          "the first, cold run)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="N > 1: also the (lr, seed) stacking table with N seeds")
+    ap.add_argument("--builtin", default=None,
+                    help="comma-separated built-in tasks: only the seeds table, on them")
+    ap.add_argument("--lrs", type=int, default=len(LRS),
+                    help="LRs in the seeds table (default 10)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="budget of the built-in tasks (default: their own)")
+    ap.add_argument("--search", default=None,
+                    help="comma-separated built-in tasks: time a default lrsweep.search on "
+                         "each (3 seeds, engine auto) against the sequential engine and one "
+                         "seed")
+    ap.add_argument("--max-trials", type=int, default=None,
+                    help="--search: max_trials (default: search's own)")
+    ap.add_argument("--val-samples", type=int, default=4096)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -265,10 +290,25 @@ def main(argv=None) -> int:
     n = args.samples or (3_200 if args.quick else 60_000)
     dev_name = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
     print(f"# device={args.device} ({dev_name}), torch {torch.__version__}, "
-          f"threads={torch.get_num_threads()}, {len(LRS)} LRs, {n} samples, batch {BATCH}, "
-          f"1 epoch, Adam, best of {args.repeats}")
+          f"threads={torch.get_num_threads()}" + (
+              f", built-in tasks {args.builtin or args.search}" if args.builtin or args.search
+              else
+              f", {len(LRS)} LRs, {n} samples, batch {BATCH}, 1 epoch, Adam, best of "
+              f"{args.repeats}"))
     warm = make_model("mlp-256").to(args.device)  # device and library start-up, untimed
     warm(torch.randn(8, 784, device=args.device)).sum().backward()
+    if args.builtin or args.search:
+        from lrsweep.examples import get_task
+
+        def build(name):
+            return get_task(name, device=args.device,
+                            **({"steps": args.steps} if args.steps else {}))
+
+        if args.builtin:
+            seeds_table(args.builtin.split(","), build, args)
+        if args.search:
+            search_table(args.search.split(","), build, args)
+        return 0
     header = (f"| {'case':<11} | {'method':<18} | {'end-to-end s':>12} | {'e2e x':>6} | "
               f"{'steady ms/step':>14} | {'steady x':>8} | {'one-time s':>10} | "
               f"{'max dmetric':>13} |")
@@ -276,7 +316,7 @@ def main(argv=None) -> int:
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for case in args.cases.split(","):
         train = make_data(case, n, seed=0)
-        val = make_data(case, 4096, seed=1)
+        val = make_data(case, args.val_samples, seed=1)
         methods = [("seed loop", None, {}), ("sequential", "sequential", {}),
                    ("vectorized", "vectorized", {"cuda_graph": False})]
         if cuda:
@@ -316,7 +356,97 @@ def main(argv=None) -> int:
                   f"{1e3 * steady if steady else float('nan'):14.3f} | "
                   f"{seed_steady / steady if steady else float('nan'):8.2f} | "
                   f"{once or 0.0:10.2f} | {d:>13} |", flush=True)
+    if args.seeds > 1:
+        def build_case(case):
+            return make_task(case, make_data(case, n, seed=0),
+                             make_data(case, args.val_samples, seed=1), args.device)
+
+        seeds_table(args.cases.split(","), build_case, args)
     return 0
+
+
+def seeds_table(names, build, args) -> None:
+    """(lr, seed) stacking: ``args.lrs`` LRs x ``args.seeds`` seeds, per task."""
+    from lrsweep.engines.vectorized import VectorizedEngine
+
+    seeds = tuple(range(args.seeds))
+    lrs = [float(v) for v in np.logspace(-4, -2, args.lrs)] if args.builtin else \
+        [float(v) for v in np.logspace(-5, -1, args.lrs)]
+    print(f"\n# (lr, seed) stacking: {len(lrs)} LRs x {len(seeds)} seeds "
+          f"({lrs[0]:.0e}..{lrs[-1]:.0e}), best of {args.repeats}")
+    header = (f"| {'task':<11} | {'method':<22} | {'trials':>6} | {'end-to-end s':>12} | "
+              f"{'x sequential':>12} | {'x 1 seed':>8} | {'groups':>6} | {'max dmetric':>13} |")
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for name in names:
+        methods = [("sequential", lambda: "sequential", seeds),
+                   ("vectorized, per seed", lambda: VectorizedEngine(stack_seeds=False), seeds),
+                   ("vectorized, (lr, seed)", lambda: VectorizedEngine(), seeds),
+                   ("vectorized, 1 seed", lambda: VectorizedEngine(), seeds[:1]),
+                   ("auto", lambda: "auto", seeds)]
+        runs: dict[str, list] = {m[0]: [] for m in methods}
+        for _ in range(args.repeats):
+            for label, engine, ss in methods:
+                task = build(name)  # built anew: every method pays the same set-up
+                t0 = time.perf_counter()
+                res = lrsweep.sweep(task, lrs=lrs, seeds=ss, engine=engine(), threads=None,
+                                    progress=False)
+                sync(args.device)
+                runs[label].append((time.perf_counter() - t0,
+                                    sorted(res.trials, key=lambda r: (r.seed, r.lr))))
+        best = {label: min(r[0] for r in rs) for label, rs in runs.items()}
+        ref = runs["sequential"][-1][1]
+        for label, _engine, ss in methods:
+            trials = runs[label][-1][1]
+            if label == "auto":
+                label_shown = f"auto ({'+'.join(sorted({t.engine for t in trials}))})"
+            else:
+                label_shown = label
+            d = "ref" if label == "sequential" else diff(
+                [t for t in ref if t.seed in ss], trials)
+            groups = len({t.group for t in trials if t.group is not None})
+            one = best[label] / best["vectorized, 1 seed"]
+            print(f"| {name:<11} | {label_shown:<22} | {len(trials):6d} | {best[label]:12.2f} | "
+                  f"{best['sequential'] / best[label]:12.2f} | {one:8.2f} | {groups:6d} | "
+                  f"{d:>13} |", flush=True)
+
+
+def search_table(names, build, args) -> None:
+    """A default ``lrsweep.search`` (3 seeds, engine auto) per built-in task, against the
+    same search on the sequential engine and with one seed; one process, task built anew
+    for each run (its set-up is timed)."""
+    from lrsweep.examples import default_lr_range
+
+    kw = {} if args.max_trials is None else {"max_trials": args.max_trials}
+    print(f"\n# default search (lrsweep.search, 3 seeds unless said), "
+          f"{'max_trials=' + str(args.max_trials) if kw else 'its default budget'}")
+    print("| task | run | engine | trials | rounds | wall s | x default | x one seed | "
+          "optimum lr |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    # untimed: the first search of a process pays one-time imports and device start-up
+    lrsweep.search(build(names[0]), default_lr_range(names[0]), progress=False, threads=None,
+                   max_trials=3, seeds=1, engine="sequential")
+    for name in names:
+        runs = [("default", {}), ("sequential", {"engine": "sequential"}),
+                ("one seed", {"seeds": 1})]
+        rows = []
+        for label, opts in runs:
+            t0 = time.perf_counter()
+            found = lrsweep.search(build(name), default_lr_range(name), progress=False,
+                                   threads=None, **kw, **opts)
+            sync(args.device)
+            wall = time.perf_counter() - t0
+            try:
+                lr = found.optimum().lr
+            except Exception:  # no trial ok: nothing to estimate
+                lr = None
+            rows.append((label, found, wall, lr))
+        walls = {label: wall for label, _, wall, _ in rows}
+        for label, found, wall, lr in rows:
+            print(f"| {name} | {label} | {found.result.engine} | {len(found.result.trials)} | "
+                  f"{len(found.rounds)} | {wall:.2f} | {wall / walls['default']:.2f} | "
+                  f"{wall / walls['one seed']:.2f} | {'-' if lr is None else f'{lr:.3g}'} |",
+                  flush=True)
 
 
 def diff(ref, trials) -> str:

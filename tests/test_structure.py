@@ -71,7 +71,7 @@ def test_no_module_imports_upward(importer, forbidden):
 
 
 def test_engines_know_no_task_kind():
-    for f in sorted((SRC / "engines").glob("*.py")):
+    for f in sorted((SRC / "engines").rglob("*.py")):
         names = {n.id for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.Name)}
         names |= {a.name for n in ast.walk(ast.parse(f.read_text()))
                   if isinstance(n, ast.ImportFrom) for a in n.names}

@@ -409,7 +409,7 @@ def test_failed_capture_falls_back_to_eager(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    monkeypatch.setattr(vz, "_capture", broken)
+    monkeypatch.setattr(vz.engine, "_capture", broken)
     eng = VectorizedEngine()
     eng._emulate_graph = True
     with caplog.at_level(logging.WARNING, logger="lrsweep"):
@@ -434,10 +434,10 @@ def test_out_of_memory_halves_the_chunk(monkeypatch, caplog):
     ref = run(VectorizedEngine(), task, lrs)
     real = vz._Chunk.__init__
 
-    def small_memory(self, task, seed, lrs, *rest):
-        if len(lrs) > 2:
+    def small_memory(self, task, specs, *rest):
+        if len(specs) > 2:
             raise torch.OutOfMemoryError("simulated: too many stacked trials")
-        real(self, task, seed, lrs, *rest)
+        real(self, task, specs, *rest)
 
     monkeypatch.setattr(vz._Chunk, "__init__", small_memory)
     with caplog.at_level(logging.WARNING, logger="lrsweep"):
@@ -547,7 +547,7 @@ def test_auto_on_cpu_stacks_only_tiny_models(monkeypatch, caplog):
     assert {r.engine for r in res.trials} == {"vectorized"}
     few = lrsweep.sweep(task, lrs=[1e-3, 1e-2], engine=eng)  # too few LRs to stack
     assert {r.engine for r in few.trials} == {"sequential"}
-    monkeypatch.setattr(vz, "CPU_TINY_TRIAL_BYTES", per_trial - 1)
+    monkeypatch.setattr(vz.auto, "CPU_TINY_TRIAL_BYTES", per_trial - 1)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         assert get_engine("auto", task).name == "sequential"
@@ -623,10 +623,10 @@ def test_gpu_memory_chunking_matches(monkeypatch):
     assert all(r.extra["chunk_size"] == 1 for r in est.values())
     real = vz._Chunk.__init__
 
-    def oom_above_two(self, task, seed, lrs, *rest):
-        if len(lrs) > 2:
+    def oom_above_two(self, task, specs, *rest):
+        if len(specs) > 2:
             raise torch.OutOfMemoryError("simulated")
-        real(self, task, seed, lrs, *rest)
+        real(self, task, specs, *rest)
 
     monkeypatch.setattr(vz._Chunk, "__init__", oom_above_two)
     halved = run(VectorizedEngine(), task, lrs)

@@ -239,7 +239,7 @@ def run_leased(study: Any, specs: Sequence[TrialSpec], engine: str,
                     "sweep (%s); this sweep ran %d and waits for theirs, taking a trial over "
                     "if its heartbeat stops for %g s", study.name, sum(held.values()),
                     len(specs), ", ".join(map(_describe, held)), ran, lease.grace)
-        poll = min(1.0, max(0.05, lease.grace / 10))
+        poll = min(0.1, max(0.02, lease.grace / 100))  # a cheap read; a peer may finish soon
         while pending:
             keys = {(s.lr, s.seed) for s in pending}
             for r in study.results():

@@ -123,8 +123,16 @@ def _section(id_: str, title: str, lead: str, body: str) -> str:
 
 def _trials_table(result: Any, rounds: dict[Any, int], best_lr: float | None) -> str:
     has_rounds = bool(rounds)
+    stacked = any(t.group for t in result.trials)
+    # a stacked trial's time is its equal share of its group's wall time: the group column
+    # says which trials trained together (and how many shared that time)
+    sizes: dict[str, int] = {}
+    for t in result.trials:
+        if t.group:
+            sizes[t.group] = sizes.get(t.group, 0) + 1
     head = ["lr", "seed"] + (["round"] if has_rounds else []) + [
-        "status", result.metric_name, "final loss", "steps", "time s"]
+        "status", result.metric_name, "final loss", "steps"] + (
+        ["group", "time s (share)"] if stacked else ["time s"])
     errors = any(t.error for t in result.trials)
     cells = "".join(f"<th>{esc(h)}</th>" for h in head)
     cells += '<th class="l">error</th>' if errors else ""
@@ -139,7 +147,10 @@ def _trials_table(result: Any, rounds: dict[Any, int], best_lr: float | None) ->
         tds += [f'<td><span class="pill {esc(t.status.value)}">{esc(t.status.value)}</span></td>',
                 f"<td>{esc(fmt_metric(t.metric))}</td>",
                 f"<td>{esc('-' if final is None else format(final, '.4g'))}</td>",
-                f"<td>{esc(t.steps)}</td>", f"<td>{t.wall_time:.2f}</td>"]
+                f"<td>{esc(t.steps)}</td>"]
+        if stacked:
+            tds.append(f"<td>{esc(f'{t.group} ({sizes[t.group]})' if t.group else '-')}</td>")
+        tds.append(f"<td>{t.wall_time:.2f}</td>")
         if errors:
             tds.append(f'<td class="err">{esc(err[-1] if err else "")}</td>')
         rows.append(f"<tr{cls}>{''.join(tds)}</tr>")
