@@ -91,3 +91,15 @@ def test_all_lists_every_lazy_name():
 
     assert set(lrsweep.__all__) == set(lrsweep._LAZY) | {"__version__"}
     assert set(tr.__all__) == set(tr._LAZY)
+
+
+def test_subpackages_are_reached_as_attributes_without_importing_torch_first():
+    """``lrsweep.fingerprint.exclude`` is the documented escape hatch in a user's script."""
+    code = ("import sys, lrsweep; import types; "
+            "assert isinstance(lrsweep.fingerprint, types.ModuleType); "
+            "assert lrsweep.fingerprint.exclude([]) == []; "
+            "assert lrsweep.transfer.__name__ == 'lrsweep.transfer'")
+    import subprocess
+    import sys as _sys
+    p = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

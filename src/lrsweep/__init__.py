@@ -84,7 +84,15 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
+# subpackages reached as attributes (``lrsweep.fingerprint.exclude``, ``lrsweep.transfer``),
+# imported on first use as the eager package did
+_SUBPACKAGES = ("analysis", "examples", "fingerprint", "integrations", "plot", "report",
+                "transfer")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lrsweep' has no attribute {name!r}")
