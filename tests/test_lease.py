@@ -192,13 +192,37 @@ def _holder(db: Path) -> int:
     raise AssertionError("no holder with two finished trials")
 
 
+def _held_by(db, pid: int) -> bool:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = con.execute("SELECT owner FROM trials WHERE status = 'running' AND "
+                           "owner IS NOT NULL").fetchall()
+    finally:
+        con.close()
+    return any(int(r[0].split(":")[-2]) == pid for r in rows)
+
+
+def _stopped_while_holding(db) -> int:
+    """SIGSTOP a process at a moment it holds a running trial (with work split between the
+    processes, each holds one trial at a time and holds none between two of them)."""
+    for _ in range(200):
+        pid = _holder(db)
+        os.kill(pid, signal.SIGSTOP)
+        if _held_by(db, pid):
+            return pid
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("never caught a process holding a trial")
+
+
 @pytest.mark.parametrize("how", ["kill -9", "stopped (no heartbeat)"])
 def test_nothing_is_lost_when_the_holder_dies(tmp_path, how):
     procs, db, log = start(tmp_path, 2, trial_s=0.4)
-    pid = _holder(db)
+    pid = _stopped_while_holding(db)
     holder = next(p for p in procs if p.pid == pid)
     other = next(p for p in procs if p.pid != pid)
-    os.kill(pid, signal.SIGKILL if how == "kill -9" else signal.SIGSTOP)
+    if how == "kill -9":
+        os.kill(pid, signal.SIGKILL)
     try:
         out, err = other.communicate(timeout=600)
     finally:

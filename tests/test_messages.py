@@ -82,13 +82,23 @@ def test_search_names_its_study_like_run(tmp_path, capsys):
     assert all((tmp_path / n / "search.json").exists() for n in names)
 
 
-def test_transfer_without_an_interval_says_it_is_unknown(capsys):
+def _interval(out: str) -> tuple[float, float]:
+    lo, hi = out.split("=> lr", 1)[1].split("[", 1)[1].split("]", 1)[0].split(",")
+    return float(lo), float(hi)
+
+
+def test_transfer_without_an_interval_gives_the_rules_error_only(capsys):
+    """Without the base LR's interval the transferred one is the rule's own error (issue 25),
+    said so; with it, both add up and the interval is wider."""
     assert main(["transfer", "--lr", "3e-4", "--batch", "64:1024"]) == 0
     out = capsys.readouterr().out
-    assert "interval unknown" in out and "[0.0012, 0.0012]" not in out
+    assert "the rules' error only" in out and "[0.0012, 0.0012]" not in out
+    lo0, hi0 = _interval(out)
+    assert lo0 < 0.0012 < hi0
     assert main(["transfer", "--lr", "3e-4", "--low", "2e-4", "--high", "5e-4",
                  "--batch", "64:1024"]) == 0
-    assert "[0.0008, 0.002]" in capsys.readouterr().out
+    lo1, hi1 = _interval(capsys.readouterr().out)
+    assert lo1 < lo0 and hi1 > hi0
 
 
 def test_transfer_from_a_store_starts_from_the_recorded_batch(tmp_path, capsys):
