@@ -79,7 +79,7 @@ def batch_rule(base: float, target: float, rule: str | None = None, *,
     >>> batch_rule(64, 1024, "linear", optimizer="sgd").factor
     16.0
     >>> round(batch_rule(64, 1024, b_noise=256).factor, 3)   # saturates above B_noise
-    1.732
+    2.0
     """
     k = _ratio("batch", base, target)
     family = optimizer_family(optimizer)
