@@ -161,10 +161,11 @@ def test_n_processes_on_one_study_train_each_trial_once(tmp_path, n):
     starts, ends = trainings(log)
     assert starts == ends == collections.Counter({lr: 1 for lr in LRS})
     assert sum(int(ln[1]) for ln in lines) == 8
-    # ...and the processes shared the work: trials are claimed one at a time, so none
-    # trained more than half of them and each trained some (issue 23: one pid trained all)
+    # ...and the processes shared the work: trials are claimed one at a time, so each
+    # trained some (issue 23: one pid trained all). How evenly is up to the scheduler: on
+    # a loaded machine a split of 3/5 is as correct as 4/4.
     ran = sorted(int(ln[1]) for ln in lines)
-    assert ran[-1] <= 8 // 2 and ran[0] >= 1, ran
+    assert ran[0] >= 1, ran
     waiting = [o[1] for o in outs if "being trained by another live sweep" in o[1]]
     assert waiting  # the others said why they wait
     with Store(db) as st:
