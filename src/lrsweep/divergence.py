@@ -21,6 +21,9 @@ import math
 import torch
 
 EMA_BETA = 0.9  # smoothing of the training loss for the divergence test
+# a trial diverged when its smoothed training loss exceeds this many times its first loss:
+# the one default of every task kind's ``divergence_factor``
+DIVERGENCE_FACTOR = 4.0
 
 
 class DivergenceMonitor:

@@ -73,7 +73,7 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
     next step the report suggests runs as printed (default: the Python calls on ``task``,
     with the result's store and study when it has them).
     """
-    from .. import __version__
+    from .._version import __version__
     from ..fingerprint import fingerprint as protocol_fingerprint
     from ..plot import sweep_plot_data
     from ..plot.data import short_reason
