@@ -41,7 +41,11 @@ _HOST = socket.gethostname()
 
 def lease_times(interval: Any, grace: Any) -> tuple[float, float]:
     """``(heartbeat_interval, grace_period)`` as floats, checked: positive, and the grace
-    period longer than the interval."""
+    period longer than the interval.
+
+    >>> lease_times(10, 60)
+    (10.0, 60.0)
+    """
     for name, v in (("heartbeat_interval", interval), ("grace_period", grace)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
             raise bad_arg(name, v, "a positive number of seconds",
@@ -64,17 +68,21 @@ def holder_alive(owner: str | None, heartbeat: float | None, now: float,
     process of this host that no longer exists."""
     if not owner or heartbeat is None or now - heartbeat > grace:
         return False
-    parts = owner.split(":")
-    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    host, pid = _host_pid(owner)
     if host == _HOST and pid.isdigit():
         return _process_alive(int(pid))
     return True
 
 
+def _host_pid(owner: str) -> tuple[str, str]:
+    """The host and pid of ``host:pid:token`` (a host name may hold colons)."""
+    parts = owner.split(":")
+    return ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+
+
 def _gone_here(owner: str) -> bool:
     """Whether ``owner`` ran on this host and its process no longer exists."""
-    parts = owner.split(":")
-    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    host, pid = _host_pid(owner)
     return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
 
 

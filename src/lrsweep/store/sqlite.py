@@ -86,7 +86,11 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migr
 
 def iso_time(t: float | None = None) -> str:
     """A time (unix seconds; default now) as the store's text columns hold it: ISO 8601 in
-    UTC, to the millisecond."""
+    UTC, to the millisecond.
+
+    >>> iso_time(0)
+    '1970-01-01T00:00:00.000+00:00'
+    """
     return datetime.fromtimestamp(time.time() if t is None else t,
                                   timezone.utc).isoformat(timespec="milliseconds")
 
