@@ -23,6 +23,7 @@ from torch import nn
 import lrsweep
 from lrsweep.cli import main
 from lrsweep.store import Store
+from lrsweep.store.lease import Lease
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
@@ -164,7 +165,9 @@ def test_show_degrades_to_best_without_analysis(store, capsys, monkeypatch):
 def test_show_reports_running_trials(tmp_path, capsys):
     db = tmp_path / "s.db"
     study = lrsweep.store.open_study(db, tiny_task(), "half")
-    study.mark_running([lrsweep.TrialSpec(0.1, 0), lrsweep.TrialSpec(1.0, 0)], "sequential")
+    lease = Lease(study)  # a sweep that stopped: its trials left running, the lease handed back
+    lease.claim([lrsweep.TrialSpec(0.1, 0), lrsweep.TrialSpec(1.0, 0)], "sequential")
+    lease.release()
     rc, out, _ = run_cli(capsys, "show", str(db))  # one study: --study may be left out
     assert rc == 0
     assert "no finished trial yet" in out and "2 trial(s) running, held by no live sweep" in out
@@ -396,16 +399,15 @@ def test_show_tells_trials_a_live_sweep_holds_from_those_left_behind(tmp_path, c
     import os
     import time
 
-    from lrsweep import lease
+    from lrsweep.store import lease
 
     db = tmp_path / "s.db"
     study = lrsweep.store.open_study(db, tiny_task(), "half")
     specs = [lrsweep.TrialSpec(lr, 0) for lr in (0.01, 0.1, 1.0)]
-    study.mark_running(specs, "sequential")
-    live = f"{lease._HOST}:{os.getpid()}:beef"  # this process: alive, heartbeat now
-    with study.store._write() as conn:
-        conn.execute("UPDATE trials SET owner = ?, heartbeat = ? WHERE lr < 0.5",
-                     (live, time.time()))
+    lease.Lease(study).claim(specs[:2], "sequential")  # this process: alive, heartbeat now
+    left = lease.Lease(study)  # a sweep that stopped: the lease handed back
+    left.claim(specs[2:], "sequential")
+    left.release()
     rc, out, _ = run_cli(capsys, "show", str(db))
     assert rc == 0
     assert f"2 trial(s) running in a live sweep now (pid {os.getpid()} on {lease._HOST}: 2)" in out

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from lrsweep import lease as lease_mod
 from lrsweep.errors import ConfigError
-from lrsweep.lease import Lease, holder_alive
 from lrsweep.store import Store, TrialSpec
+from lrsweep.store import lease as lease_mod
+from lrsweep.store.lease import Lease, holder_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}

@@ -21,6 +21,8 @@ import lrsweep
 from lrsweep import store as store_mod
 from lrsweep.errors import ConfigError, StoreError
 from lrsweep.store import Store, TrialResult, TrialSpec, fingerprint, open_study
+from lrsweep.store import sqlite as store_sqlite
+from lrsweep.store.lease import Lease
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +52,14 @@ def digest(path: Path) -> str:
 
 
 LRS = lrsweep.log_grid(1e-3, 30.0, 6)
+
+
+def left_running(study, specs: list[TrialSpec]) -> None:
+    """What a sweep stopped mid-way leaves: ``specs`` claimed (``running``) and their lease
+    handed back, free for the next sweep."""
+    lease = Lease(study)
+    assert lease.claim(specs, "sequential") == specs
+    lease.release()
 
 
 # ---------------------------------------------------------------------- resume, reuse ----
@@ -101,7 +111,7 @@ def test_running_trials_left_by_a_dead_process_are_rerun(tmp_path):
     task = make_task()
     db = tmp_path / "s.db"
     study = open_study(db, task, "crash")
-    study.mark_running([TrialSpec(lr, 0) for lr in LRS], "sequential")
+    left_running(study, [TrialSpec(lr, 0) for lr in LRS])
     from lrsweep.engines.sequential import run_trial
 
     study.record(run_trial(task, TrialSpec(LRS[0], 0)))  # the only one that finished
@@ -123,7 +133,7 @@ def test_record_never_replaces_a_finished_result_with_a_failure(tmp_path):
     study = open_study(tmp_path / "s.db", make_task(), "x")
     ok = TrialResult(0.1, 0, "ok", 0.9, (1.0, 0.5), 2, 0.1, "sequential")
     study.record(ok)
-    study.mark_running([TrialSpec(0.1, 0)], "ray")  # another process starts it again
+    assert Lease(study).claim([TrialSpec(0.1, 0)], "ray") == []  # finished: never rerun
     study.record(TrialResult(0.1, 0, "failed", None, (), 0, 0.0, "ray", error="boom"))
     (got,) = study.results()
     assert (got.status.value, got.metric, got.curve, got.engine) == ("ok", 0.9, (1.0, 0.5),
@@ -390,7 +400,7 @@ def test_a_newer_schema_is_refused_untouched(tmp_path):
     p = tmp_path / "new.db"
     lrsweep.sweep(make_task(), LRS[:1], store=p, study="s")
     con = sqlite3.connect(p)
-    con.execute(f"PRAGMA user_version = {store_mod.SCHEMA_VERSION + 1}")
+    con.execute(f"PRAGMA user_version = {store_sqlite.SCHEMA_VERSION + 1}")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.commit()
     con.close()
@@ -428,9 +438,9 @@ def test_older_schemas_are_migrated_in_place(tmp_path, monkeypatch):
     def next_version(conn):
         conn.execute("ALTER TABLE trials ADD COLUMN host TEXT")
 
-    v = store_mod.SCHEMA_VERSION
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", v + 1)
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, next_version])
+    v = store_sqlite.SCHEMA_VERSION
+    monkeypatch.setattr(store_sqlite, "SCHEMA_VERSION", v + 1)
+    monkeypatch.setattr(store_sqlite, "MIGRATIONS", [*store_sqlite.MIGRATIONS, next_version])
     with Store(p) as st:
         assert st.conn.execute("PRAGMA user_version").fetchone()[0] == v + 1
         cols = [row[1] for row in st.conn.execute("PRAGMA table_info(trials)")]
@@ -442,12 +452,12 @@ def _schema_1_file(p: Path) -> None:
     """A store as lrsweep wrote it before leases (schema 1), with one finished and one
     running trial."""
     con = sqlite3.connect(p)
-    for stmt in store_mod._SCHEMA_V1:
+    for stmt in store_sqlite._SCHEMA_V1:
         con.execute(stmt)
     con.execute("INSERT INTO studies VALUES ('s', 'f', '{}', 'max', 'accuracy', 'then')")
     con.execute("INSERT INTO trials (study, lr, seed, status, metric, curve) VALUES "
                 "('s', 0.1, 0, 'ok', 0.9, '[1.0, 0.5]'), ('s', 1.0, 0, 'running', NULL, '[]')")
-    con.execute(f"PRAGMA application_id = {store_mod.APPLICATION_ID}")
+    con.execute(f"PRAGMA application_id = {store_sqlite.APPLICATION_ID}")
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()

@@ -177,7 +177,7 @@ def sweep(
         if todo:
             with sweep_threads(threads, t) as policy, progress_hook(on_steps):
                 if handle is not None:
-                    from .lease import run_leased
+                    from .store.lease import run_leased
 
                     # one runner per trial: what a live peer sweep trains is waited for,
                     # not trained twice

@@ -103,7 +103,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from ..lease import running_holders
+    from ..store.lease import running_holders
 
     with _open(args.path) as store:
         result = store.load(args.study)

@@ -10,11 +10,16 @@ both sweeps return every trial and each trial is trained once. A holder is taken
 and its trials taken over, when its heartbeat is older than ``grace_period`` seconds, or at
 once when it ran on this host and its process is gone (``kill -9``). A sweep that stops
 (an exception, Ctrl-C) releases its unfinished trials at once.
+
+Every statement that reads or writes a trial's lease (its ``owner`` and ``heartbeat``
+columns: claims, heartbeats, holders, release) lives in this module, and so do the lease
+timings' defaults and their checks.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import socket
@@ -23,13 +28,33 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .trial import TrialResult, TrialSpec
+from ..errors import bad_arg
+from ..trial import TrialResult, TrialSpec
+from .sqlite import iso_time
 
 log = logging.getLogger("lrsweep")
 
 HEARTBEAT_INTERVAL = 10.0  # seconds between two heartbeats of a running sweep
 GRACE_PERIOD = 60.0  # seconds without a heartbeat after which a trial is taken over
 _HOST = socket.gethostname()
+
+
+def lease_times(interval: Any, grace: Any) -> tuple[float, float]:
+    """``(heartbeat_interval, grace_period)`` as floats, checked: positive, and the grace
+    period longer than the interval.
+
+    >>> lease_times(10, 60)
+    (10.0, 60.0)
+    """
+    for name, v in (("heartbeat_interval", interval), ("grace_period", grace)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+            raise bad_arg(name, v, "a positive number of seconds",
+                          f"The defaults are heartbeat_interval={HEARTBEAT_INTERVAL:g}, "
+                          f"grace_period={GRACE_PERIOD:g}.")
+    if grace <= interval:
+        raise bad_arg("grace_period", grace, f"more than heartbeat_interval={interval:g} s",
+                      "Give a few heartbeats of slack, e.g. grace_period=6 * heartbeat_interval.")
+    return float(interval), float(grace)
 
 
 def new_owner() -> str:
@@ -43,17 +68,21 @@ def holder_alive(owner: str | None, heartbeat: float | None, now: float,
     process of this host that no longer exists."""
     if not owner or heartbeat is None or now - heartbeat > grace:
         return False
-    parts = owner.split(":")
-    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    host, pid = _host_pid(owner)
     if host == _HOST and pid.isdigit():
         return _process_alive(int(pid))
     return True
 
 
+def _host_pid(owner: str) -> tuple[str, str]:
+    """The host and pid of ``host:pid:token`` (a host name may hold colons)."""
+    parts = owner.split(":")
+    return ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+
+
 def _gone_here(owner: str) -> bool:
     """Whether ``owner`` ran on this host and its process no longer exists."""
-    parts = owner.split(":")
-    host, pid = ":".join(parts[:-2]), parts[-2] if len(parts) >= 3 else ""
+    host, pid = _host_pid(owner)
     return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
 
 
@@ -98,14 +127,12 @@ def _describe(owner: str) -> str:
 class Lease:
     """The leases of one sweep on one study, renewed by a heartbeat thread while entered."""
 
-    def __init__(self, study: Any, *, interval: float | None = None,
-                 grace: float | None = None) -> None:
-        store = study.store
+    def __init__(self, study: Any) -> None:
+        store = study.store  # its heartbeat_interval and grace_period (see lease_times)
         self.study = study
-        self.interval = float(interval if interval is not None
-                              else getattr(store, "heartbeat_interval", HEARTBEAT_INTERVAL))
-        self.grace = float(grace if grace is not None
-                           else getattr(store, "grace_period", GRACE_PERIOD))
+        self.interval, self.grace = lease_times(
+            getattr(store, "heartbeat_interval", HEARTBEAT_INTERVAL),
+            getattr(store, "grace_period", GRACE_PERIOD))
         self.owner = new_owner()
         self._failed_before: dict[tuple[float, int], Any] | None = None
         self._stop = threading.Event()
@@ -150,7 +177,7 @@ class Lease:
                 "engine = excluded.engine, started = excluded.started, finished = NULL, "
                 "owner = excluded.owner, heartbeat = excluded.heartbeat "
                 "WHERE trials.status NOT IN ('ok', 'diverged')",
-                [(st.name, float(s.lr), int(s.seed), engine, _iso(now), self.owner, now)
+                [(st.name, float(s.lr), int(s.seed), engine, iso_time(now), self.owner, now)
                  for s in taken])
         return taken
 
@@ -201,12 +228,6 @@ class Lease:
                 self.beat()
             except Exception as e:  # keep beating: a busy or locked file is transient
                 log.debug("heartbeat of %s failed: %s", self.owner, e)
-
-
-def _iso(t: float) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def run_leased(study: Any, specs: Sequence[TrialSpec], engine: str,
