@@ -5,7 +5,7 @@
 2. Rerunning that sweep on the store (everything reused) against running it: the resume's
    cost as a fraction of the sweep.
 3. Raw operations on a file: ``record()`` of one trial with a loss curve of ``--curve``
-   steps (one committed transaction each), ``mark_running`` and a lease claim of a batch,
+   steps (one committed transaction each), a lease claim of a batch,
    a heartbeat renewing those leases, ``load`` of a study
    of ``--trials`` trials, ``studies()`` (no curves read).
 
@@ -26,8 +26,8 @@ import torch
 
 import lrsweep
 from lrsweep.examples import get_task
-from lrsweep.lease import HEARTBEAT_INTERVAL, Lease
 from lrsweep.store import Store
+from lrsweep.store.lease import HEARTBEAT_INTERVAL, Lease
 from lrsweep.trial import TrialResult, TrialSpec
 
 
@@ -71,10 +71,8 @@ def main() -> None:
         curve = tuple(1.0 / (1 + i) for i in range(args.curve))
         results = [TrialResult(1e-5 * (1 + i), 0, "ok", 0.5, curve, args.curve, 1.0, "sequential")
                    for i in range(args.trials)]
-        t_mark, _ = timed(lambda: study.mark_running([TrialSpec(r.lr, 0) for r in results],
-                                                     "sequential"))
         t_rec, _ = timed(lambda: [study.record(r) for r in results])
-        # what a sweep does instead of mark_running: claim leases, then renew them
+        # what a sweep does before training: claim leases, then renew them
         lease = Lease(st.open_study(task, "leased"))
         t_claim, _ = timed(lambda: lease.claim([TrialSpec(r.lr, 0) for r in results],
                                                "sequential"))
@@ -94,8 +92,6 @@ def main() -> None:
          f"{resume * 1000:.0f} ms to reuse {args.lrs} trials"),
         ("record() / one trial", f"{t_rec / args.trials / per_trial:.4f}",
          f"{t_rec / args.trials * 1000:.2f} ms per record, curve {args.curve} steps"),
-        ("mark_running, per trial", "",
-         f"{t_mark / args.trials * 1e6:.1f} us ({args.trials} in one transaction)"),
         ("lease claim, per trial", "",
          f"{t_claim / args.trials * 1e6:.1f} us ({args.trials} in one transaction)"),
         ("heartbeat / interval", f"{t_beat / HEARTBEAT_INTERVAL:.5f}",

@@ -24,7 +24,7 @@ class StudyHandle(Protocol):
 
     name: str
 
-    store: Any  # the Store: leases (lrsweep.lease) write through it
+    store: Any  # the Store: leases (lrsweep.store.lease) write through it
 
     def results(self) -> list[TrialResult]: ...
     def record(self, result: TrialResult) -> None: ...
