@@ -37,14 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, bad_arg, closest
-from .fingerprint import (  # noqa: F401 - canonical_json, protocol_diff: re-exported
-    FORMAT,
-    canonical_json,
-    diff_values,
-    fingerprint,
-    protocol_diff,
-    protocol_of,
-)
+from .fingerprint import FORMAT, canonical_json, diff_values, fingerprint, protocol_of
 from .result import SweepResult
 from .trial import Status, TrialResult, TrialSpec
 
