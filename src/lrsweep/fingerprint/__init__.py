@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import bad_arg
 from .describe import (
     SAMPLES,
     callable_name,
@@ -75,8 +76,6 @@ def normalize(protocol: dict[str, Any]) -> dict[str, Any]:
 
 def protocol_of(task: Any) -> dict[str, Any]:
     """``task.protocol()``, checked and normalised."""
-    from ..errors import bad_arg
-
     proto = task.protocol()
     if not isinstance(proto, dict):
         raise bad_arg("task", type(task).__name__, "a task whose protocol() returns a dict",

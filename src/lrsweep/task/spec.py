@@ -156,6 +156,8 @@ class Task:
 
     # ------------------------------------------------------------------------- building ----
     def _rng_devices(self) -> list[int]:
+        """The devices whose RNG a fork must save (``rng.fork_devices``), for the
+        integrations' own dry runs."""
         return fork_devices(self.device)
 
     def initial_model(self, seed: int = 0) -> nn.Module:
@@ -188,7 +190,7 @@ class Task:
             return forward_loss(self.forward, model, batch)
         return self.loss_of(self.model_outputs(model, batch), batch)
 
-    model_outputs = staticmethod(model_outputs)
+    model_outputs = staticmethod(model_outputs)  # the model called on a batch (batch.py)
 
     def loss_of(self, out: Any, batch: Batch) -> tuple[torch.Tensor, Any]:
         """The loss of outputs ``out`` on ``batch``: the model's own, or ``loss(logits,
