@@ -322,7 +322,7 @@ def test_a_change_changes_the_fingerprint_and_the_store_refuses(row, tmp_path):
         changed = changed_fn(tmp_path)
         p_changed = fp.protocol_of(changed)
         assert fp.fingerprint(p_base) != fp.fingerprint(p_changed)
-        diff = fp.protocol_diff(p_base, p_changed)
+        diff = [path for path, _, _ in fp.diff_values(p_base, p_changed)]
         assert any(k.startswith(field) or field.startswith(k + ".") for k in diff), diff
         with pytest.raises(StoreError, match="holds another protocol") as e:
             open_study(db, changed, "s")
@@ -585,4 +585,5 @@ def test_recursive_globals_end_and_are_still_seen():
     b = fp.protocol_of(_with_global("DEPTH", 4, lambda: make_task(forward=forward)))
     globals().update(_CHANGED_GLOBALS)
     _CHANGED_GLOBALS.clear()
-    assert "forward.globals.even.globals.odd.globals.DEPTH" in fp.protocol_diff(a, b)
+    assert "forward.globals.even.globals.odd.globals.DEPTH" in [
+        path for path, _, _ in fp.diff_values(a, b)]

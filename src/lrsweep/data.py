@@ -3,7 +3,7 @@
 The order of batches depends only on ``(seed, epoch)``, never on what the model consumed from
 the global RNG, so every trial of a seed sees the same batches in every engine.
 
-Two kinds of source:
+Three kinds of source:
 
 - ``TensorData``: in-memory tensors (a tuple ``(x, y, ...)`` or a dict of equal-length
   tensors), moved to the device once and sliced into batches by a seeded permutation;
@@ -18,7 +18,6 @@ Two kinds of source:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -229,11 +228,11 @@ class SeededBatches:
     def batches(self, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
         return iter(self._fn(seed, epoch))
 
-    def fingerprint_sample(self) -> Batch:
-        return next(iter(self.batches(0, 0)), None)
-
     def __repr__(self) -> str:
         return f"SeededBatches({self.name}, {self.length} batches per epoch)"
+
+
+DataSource = TensorData | IterableData | SeededBatches  # what make_data returns
 
 
 def num_batches(data: Any) -> int:
@@ -246,7 +245,7 @@ def num_batches(data: Any) -> int:
 
 
 def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,
-              drop_last: bool) -> TensorData | IterableData | SeededBatches:
+              drop_last: bool) -> DataSource:
     if isinstance(data, SeededBatches):
         return data
     if data is None:
@@ -265,11 +264,3 @@ def make_data(data: Any, *, name: str, batch_size: int | None, shuffle: bool,
                       "a DataLoader, a list of batches, or a tuple (x, y) of tensors",
                       "Wrap your data in a torch DataLoader.")
     return IterableData(data, name=name)
-
-
-def steps_per_epoch(n_batches: int, accumulation_steps: int) -> int:
-    return n_batches // accumulation_steps if n_batches >= 0 else -1
-
-
-def ceil_div(a: int, b: int) -> int:
-    return int(math.ceil(a / b))

@@ -1,4 +1,4 @@
-"""Log-spaced LR grids, and narrowing / widening a range. Pure numpy."""
+"""Log-spaced LR grids, and the canonical form of an LR that keys a trial. Pure numpy."""
 
 from __future__ import annotations
 
@@ -38,16 +38,3 @@ def canonical_lr(lr: float) -> float:
     """Round an LR to 12 significant digits: a stable key across runs and processes."""
     return float(f"{float(lr):.12g}")
 
-
-def narrow(center: float, factor: float, num: int) -> list[float]:
-    """``num`` points log-evenly spaced over [center / factor, center * factor]."""
-    return log_grid(center / factor, center * factor, num)
-
-
-def widen(lo: float, hi: float, side: str, decades: float = 1.0) -> tuple[float, float]:
-    """Extend a range by ``decades`` towards ``side`` ('low' or 'high')."""
-    if side == "low":
-        return lo / 10**decades, hi
-    if side == "high":
-        return lo, hi * 10**decades
-    raise bad_arg("side", side, "'low' or 'high'", "Pick the edge to widen.")

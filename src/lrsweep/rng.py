@@ -25,6 +25,14 @@ def isolated_rng() -> Iterator[None]:
         np.random.set_state(np_state)
 
 
+def fork_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose RNG ``torch.random.fork_rng`` must save for work on
+    ``device``: its own (the current one for a bare ``cuda``), none on the CPU."""
+    if device.type == "cuda":
+        return [device.index if device.index is not None else torch.cuda.current_device()]
+    return []
+
+
 def seed_everything(seed: int) -> None:
     """Seed the generators a trial may draw from (dropout, user code)."""
     torch.manual_seed(seed)

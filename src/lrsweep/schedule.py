@@ -26,7 +26,7 @@ SCHEDULES = ("constant", "cosine", "linear")
 class Table:
     """The LR multiplier of each optimizer step, ``values[k]`` for step ``k`` (warmup
     included; a Task with a table takes no separate warmup). ``name`` says where it came
-    from; ``describe()`` is what a study's protocol records.
+    from; ``schedule_text(table)`` is what a study's protocol records.
 
     >>> t = Table((0.0, 0.5, 1.0), name="ramp")
     >>> [multiplier(k, 3, schedule=t) for k in range(3)]
@@ -45,17 +45,22 @@ class Table:
     def __len__(self) -> int:
         return len(self.values)
 
-    def describe(self) -> str:
-        h = hashlib.sha256(np.asarray(self.values, dtype=np.float64).tobytes()).hexdigest()
-        return f"{self.name} ({len(self.values)} steps, sha256 {h[:16]})"
-
     def __repr__(self) -> str:
-        return f"Table({self.describe()})"
+        return f"Table({schedule_text(self)})"
 
 
-def describe(schedule: str | Table) -> str:
-    """What a protocol records of a schedule: its name, or a table's name, length and hash."""
-    return schedule.describe() if isinstance(schedule, Table) else str(schedule)
+def schedule_text(schedule: str | Table) -> str:
+    """What a protocol records of a schedule: its name, or a table's name, length and hash.
+
+    >>> schedule_text("cosine")
+    'cosine'
+    >>> schedule_text(Table((1.0, 0.5), name="halve"))
+    'halve (2 steps, sha256 7ded32179961d3df)'
+    """
+    if not isinstance(schedule, Table):
+        return str(schedule)
+    h = hashlib.sha256(np.asarray(schedule.values, dtype=np.float64).tobytes()).hexdigest()
+    return f"{schedule.name} ({len(schedule.values)} steps, sha256 {h[:16]})"
 
 
 def multiplier(step: int, total: int, warmup: int = 0,
@@ -80,8 +85,3 @@ def multiplier(step: int, total: int, warmup: int = 0,
     if schedule == "linear":
         return 1.0 - frac
     raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
-
-
-def multipliers(total: int, warmup: int = 0, schedule: str | Table = "constant") -> np.ndarray:
-    """The whole schedule as a float64 array of length ``total``."""
-    return np.array([multiplier(k, total, warmup, schedule) for k in range(total)])

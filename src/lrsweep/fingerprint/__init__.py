@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import bad_arg
 from .describe import (
     SAMPLES,
     callable_name,
@@ -54,7 +55,7 @@ __all__ = [
     "FORMAT", "REFERENCE_LR", "SAMPLES", "callable_name", "canonical_json", "code_digest",
     "dataset_description", "describe", "diff_values", "exclude", "fields", "fingerprint",
     "is_library", "loader_description", "model_description", "names_digest", "normalize",
-    "optimizer_description", "protocol_diff", "protocol_of", "qualname", "sha",
+    "optimizer_description", "protocol_of", "qualname", "sha",
     "source_description", "spread", "tensor_digest", "tensors_description", "weights_digest",
 ]
 
@@ -75,8 +76,6 @@ def normalize(protocol: dict[str, Any]) -> dict[str, Any]:
 
 def protocol_of(task: Any) -> dict[str, Any]:
     """``task.protocol()``, checked and normalised."""
-    from ..errors import bad_arg
-
     proto = task.protocol()
     if not isinstance(proto, dict):
         raise bad_arg("task", type(task).__name__, "a task whose protocol() returns a dict",
@@ -84,22 +83,17 @@ def protocol_of(task: Any) -> dict[str, Any]:
     return normalize(proto)
 
 
-def protocol_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of the keys whose values differ between two protocols.
-
-    >>> protocol_diff({"loss": {"label_smoothing": 0.0}, "steps": 5},
-    ...               {"loss": {"label_smoothing": 0.3}, "steps": 5})
-    ['loss.label_smoothing']
-    """
-    return [p if not prefix else f"{prefix}.{p}" for p, _, _ in diff_values(old, new)]
-
-
 _ABSENT = "<absent>"
 
 
 def diff_values(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted path, old value, new value)`` of every difference (``"<absent>"`` for a
-    key one side lacks)."""
+    """``(dotted path, old value, new value)`` of every difference between two protocols
+    (``"<absent>"`` for a key one side lacks).
+
+    >>> diff_values({"loss": {"label_smoothing": 0.0}, "steps": 5},
+    ...             {"loss": {"label_smoothing": 0.3}, "steps": 5})
+    [('loss.label_smoothing', 0.0, 0.3)]
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[tuple[str, Any, Any]] = []
         for k in sorted(set(old) | set(new), key=str):

@@ -3,6 +3,7 @@ the model's weights and configuration, the optimizer's param groups."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import sys
 from collections.abc import Callable, Mapping
@@ -61,9 +62,7 @@ def optimizer_description(make_optimizer: Callable[[Any, float], Any], model: An
     """The optimizer built on (a copy of) the initial model at ``REFERENCE_LR``: its class,
     the code of the user's ``optimizer=`` callable, and every param group's settings (the
     LR as its ratio to the trial's LR) with the parameters it holds (by name)."""
-    import copy
-
-    import torch
+    import torch  # only here: the package loads no torch at import time
 
     probe = copy.deepcopy(model)
     names = {id(p): n for n, p in probe.named_parameters()}

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import ConfigError, LRSweepError, bad_arg, user_error
+from ..data import TensorData
+from ..errors import ConfigError, LRSweepError, bad_arg, user_error
+from .batch import batch_targets
 
 # losses that compare outputs and targets element by element: their shapes must agree, or
 # torch broadcasts them ((N, 1) against (N,) becomes (N, N)) and trains on the wrong objective
@@ -24,11 +26,6 @@ ELEMENTWISE = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCELoss,
                nn.BCEWithLogitsLoss)
 CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss)
 BROADCAST_WARNING = "that is different to the input size"
-
-
-def loss_name(task: Any, default: bool) -> str:
-    return ("loss=None (the default, nn.CrossEntropyLoss(): classification)" if default
-            else f"loss={type(task.loss).__name__}()")
 
 
 def check_targets(task: Any, logits: Any, targets: Any, *, default_loss: bool,
@@ -143,9 +140,6 @@ def check_factory(model: Any, name: str = "model") -> None:
 
 def all_targets(data: Any) -> torch.Tensor | None:
     """Every target of in-memory data (None for a loader: only its first batch is seen)."""
-    from .data import TensorData
-    from .task import batch_targets
-
     if not isinstance(data, TensorData):
         return None
     t = batch_targets(data.tensors)
