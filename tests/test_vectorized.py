@@ -560,6 +560,7 @@ def test_auto_on_cpu_stacks_only_tiny_models(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         eng = get_engine("auto", task)  # a tiny model: stacked
     assert eng.name == "vectorized" and "engine='auto': vectorized on CPU" in caplog.text
+    assert (eng.min_trials, eng.fallback) == (local.CPU_MIN_TRIALS, True)  # typed settings
     res = lrsweep.sweep(task, lrs=[1e-3, 1e-2, 1e-1, 1.0], seeds=(0,), engine=eng)
     assert {r.engine for r in res.trials} == {"vectorized"}
     few = lrsweep.sweep(task, lrs=[1e-3, 1e-2], engine=eng)  # too few LRs to stack
@@ -569,6 +570,15 @@ def test_auto_on_cpu_stacks_only_tiny_models(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         assert get_engine("auto", task).name == "sequential"
     assert "engine='auto': sequential on CPU" in caplog.text
+
+
+@pytest.mark.parametrize("kw", [{"chunk_size": 0}, {"cuda_graph": "yes"}, {"min_trials": 0},
+                                {"min_trials": True}])
+def test_bad_engine_settings_name_the_argument(kw):
+    from lrsweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(kw))):
+        VectorizedEngine(**kw)
 
 
 def test_balanced_chunks():
@@ -635,7 +645,7 @@ def test_gpu_memory_chunking_matches(monkeypatch):
     ref = run(VectorizedEngine(), task, lrs)
     eng = VectorizedEngine(task)
     free, _ = torch.cuda.mem_get_info()
-    eng.plan(task).bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
+    eng.probed(task).bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
     est = run(eng, task, lrs)
     assert all(r.extra["chunk_size"] == 1 for r in est.values())
     real = vz._Chunk.__init__

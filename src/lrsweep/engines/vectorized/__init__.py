@@ -25,7 +25,7 @@ gradient and LR are zeroed, and its curve stops at the step where it diverged, a
 sequential engine.
 
 On CUDA the whole step (forward, backward, masked update, divergence bookkeeping) is captured
-(``graph``) once in a CUDA graph and replayed with static input buffers; a batch of another shape (the
+once in a CUDA graph and replayed with static input buffers; a batch of another shape (the
 last partial batch) runs eagerly. ``compile=True`` wraps the step in ``torch.compile`` first.
 Trials are chunked to fit memory (out-of-memory halves the chunk); every chunk re-seeds and
 replays the same data, so results do not depend on the chunking. A trial whose optimizer
@@ -49,8 +49,8 @@ from __future__ import annotations
 from .chunk import NativeDropoutMasks, _Chunk, device_step_batches
 from .engine import VectorizedEngine, _balanced
 from .members import SeedDropout, SeedsDiffer, SeedStreams
-from .probe import Plan, probe, unsupported_reason
+from .probe import ProbeResult, probe, unsupported_reason
 
-__all__ = ["NativeDropoutMasks", "Plan", "SeedDropout", "SeedStreams", "SeedsDiffer",
-           "VectorizedEngine", "_Chunk", "_balanced", "device_step_batches", "probe",
-           "unsupported_reason"]
+__all__ = ["NativeDropoutMasks", "ProbeResult", "SeedDropout", "SeedStreams",
+           "SeedsDiffer", "VectorizedEngine", "_Chunk", "_balanced", "device_step_batches",
+           "probe", "unsupported_reason"]

@@ -21,7 +21,7 @@ from .chunk import _Chunk
 from .graph import CaptureRequired, train_chunk
 from .members import SeedsDiffer
 from .optim import read_optimizers
-from .probe import Plan, probe
+from .probe import ProbeResult, probe
 
 log = logging.getLogger("lrsweep")
 
@@ -65,25 +65,25 @@ class VectorizedEngine:
         self.stack_seeds = bool(stack_seeds)
         self.min_trials = min_trials
         self.fallback = bool(fallback)
-        self._plans: dict[int, tuple[Any, Plan]] = {}  # id(task) -> (task, its probe)
+        self._probed: dict[int, tuple[Any, ProbeResult]] = {}  # id(task) -> (task, probe)
         if task is not None:
-            self.plan(task)
+            self.probed(task)
 
-    def plan(self, task: Any) -> Plan:
+    def probed(self, task: Any) -> ProbeResult:
         """What the probe learnt about ``task`` (probed on first use; ``EngineUnavailable``
         with the reason if it cannot be vectorized)."""
-        entry = self._plans.get(id(task))
+        entry = self._probed.get(id(task))
         if entry is None or entry[0] is not task:
-            entry = self._plans[id(task)] = (task, probe(task))
+            entry = self._probed[id(task)] = (task, probe(task))
         return entry[1]
 
     def groups(self, task: Any, specs: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
         """``specs`` as the stacked groups they train in: every (lr, seed) pair of the call
-        in one group when seeds stack (``Plan.seeds_reason``), else one group per seed;
-        ordered by seed, then LR."""
-        plan = self.plan(task)
+        in one group when seeds stack (``ProbeResult.seeds_reason``), else one group per
+        seed; ordered by seed, then LR."""
+        probed = self.probed(task)
         ordered = sorted(specs, key=lambda s: (s.seed, s.lr))
-        if plan.seeds_reason is None and self.stack_seeds:
+        if probed.seeds_reason is None and self.stack_seeds:
             return [ordered] if ordered else []
         by_seed: dict[int, list[TrialSpec]] = {}
         for s in ordered:
@@ -93,20 +93,20 @@ class VectorizedEngine:
     def units(self, task: Any, specs: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
         """The units a sweep on a shared study claims one at a time: the chunks the memory
         planner splits each group into (a group too small to stack: one trial each)."""
-        plan = self.plan(task)
+        probed = self.probed(task)
         out: list[list[TrialSpec]] = []
         for group in self.groups(task, specs):
             if len(group) < self.min_trials:
                 out += [[s] for s in group]
                 continue
-            size = self._initial_chunk(task, plan, len(group))
+            size = self._initial_chunk(task, probed, len(group))
             out += [group[i:i + size] for i in range(0, len(group), size)]
         return out
 
     def run(self, task: Any, specs: Sequence[TrialSpec], on_result: ResultCallback) -> None:
         if not specs:
             return
-        plan = self.plan(task)
+        probed = self.probed(task)
         try:
             broken = self._check_optimizers(task, sorted({s.lr for s in specs}),
                                             min(s.seed for s in specs))
@@ -121,7 +121,7 @@ class VectorizedEngine:
             if s.lr in broken:
                 on_result(task.run_trial(s, "sequential"))
         for group in self.groups(task, [s for s in specs if s.lr not in broken]):
-            self._run_group(task, plan, group, on_result)
+            self._run_group(task, probed, group, on_result)
 
     def _check_optimizers(self, task: Any, lrs: list[float], seed: int) -> set[float]:
         """Build every LR's optimizer (as the chunks will) and check that the batched
@@ -146,30 +146,30 @@ class VectorizedEngine:
                 read_optimizers(opts, good, names)
         return broken
 
-    def _initial_chunk(self, task: Any, plan: Plan, n: int) -> int:
+    def _initial_chunk(self, task: Any, probed: ProbeResult, n: int) -> int:
         if self.chunk_size is not None:
             return _balanced(n, self.chunk_size)
-        if task.device.type == "cuda" and plan.bytes_per_trial:
+        if task.device.type == "cuda" and probed.bytes_per_trial:
             free, _ = torch.cuda.mem_get_info(task.device)
-            fit = max(1, int(0.8 * free // plan.bytes_per_trial))
+            fit = max(1, int(0.8 * free // probed.bytes_per_trial))
             if fit < n:
                 log.info("vectorized: %d trials per chunk fit in memory (of %d)", fit, n)
             return _balanced(n, fit)
         return n
 
-    def _run_group(self, task: Any, plan: Plan, specs: list[TrialSpec],
+    def _run_group(self, task: Any, probed: ProbeResult, specs: list[TrialSpec],
                    on_result: ResultCallback) -> None:
         if len(specs) < self.min_trials:
             for s in specs:
                 on_result(task.run_trial(s, "sequential"))
             return
-        size = self._initial_chunk(task, plan, len(specs)) if specs else 1
+        size = self._initial_chunk(task, probed, len(specs)) if specs else 1
         i = 0
         while i < len(specs):
             part = specs[i:i + size]
             oom = False
             try:
-                results = self._run_chunk(task, plan, part)
+                results = self._run_chunk(task, probed, part)
             except torch.OutOfMemoryError:
                 oom = True
             except SeedsDiffer as e:  # this data's batches differ between seeds
@@ -178,7 +178,7 @@ class VectorizedEngine:
                 for s in part:
                     by_seed.setdefault(s.seed, []).append(s)
                 for one in by_seed.values():
-                    self._run_group(task, plan, one, on_result)
+                    self._run_group(task, probed, one, on_result)
                 i += len(part)
                 continue
             if oom:
@@ -208,7 +208,7 @@ class VectorizedEngine:
             r = task.run_trial(s, "sequential")
             on_result(replace(r, extra={**r.extra, "isolated_from": "vectorized"}))
 
-    def _run_chunk(self, task: Any, plan: Plan,
+    def _run_chunk(self, task: Any, probed: ProbeResult,
                    specs: list[TrialSpec]) -> list[TrialResult] | None:
         """The chunk's results; None if it raised (the caller isolates the trial that
         raises); out-of-memory and ``SeedsDiffer`` propagate (the caller halves the chunk,
@@ -220,11 +220,11 @@ class VectorizedEngine:
         try:
             with isolated_rng():
                 seed_everything(specs[0].seed)
-                chunk = _Chunk(task, specs, plan.native_dropout)
-                extra.update(train_chunk(task, chunk, plan, cuda_graph=self.cuda_graph,
-                                         compile=self.compile))
+                chunk = _Chunk(task, specs, probed.native_dropout)
+                extra.update(train_chunk(task, chunk, probed,
+                                         cuda_graph=self.cuda_graph, compile=self.compile))
                 active = chunk.active.cpu().tolist()
-                metrics = (chunk.evaluate(plan.eval_vmapped) if any(active)
+                metrics = (chunk.evaluate(probed.eval_vmapped) if any(active)
                            else [math.nan] * n)
                 n_steps = chunk.n_steps.cpu().tolist()
                 curves = chunk.curve.cpu().T.tolist()

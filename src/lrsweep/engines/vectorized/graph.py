@@ -21,7 +21,7 @@ from torch.utils import _pytree as pytree
 from ...data import to_device
 from ...progress import advance
 from .chunk import _Chunk, _shapes
-from .probe import Plan
+from .probe import ProbeResult
 
 log = logging.getLogger("lrsweep")
 
@@ -55,14 +55,14 @@ def sync(task: Any) -> None:
         torch.cuda.synchronize(task.device)
 
 
-def train_chunk(task: Any, chunk: _Chunk, plan: Plan, *, cuda_graph: bool | str,
-                compile: bool) -> dict[str, Any]:
+def train_chunk(task: Any, chunk: _Chunk, probed: ProbeResult, *,
+                cuda_graph: bool | str, compile: bool) -> dict[str, Any]:
     """Run every step of ``chunk`` (``cuda_graph``: ``"auto"``, True or False; ``compile``:
     wrap the step in ``torch.compile``); returns facts for ``TrialResult.extra``. Raises
     ``CaptureRequired`` when capture fails under ``cuda_graph=True``."""
     cuda = task.device.type == "cuda"
     use_graph = can_capture(task.device) and cuda_graph is not False
-    if cuda and chunk.multi and plan.dropout and use_graph:
+    if cuda and chunk.multi and probed.dropout and use_graph:
         # each seed's dropout masks come from its own generator state, swapped in
         # eagerly: a CUDA graph would replay one state for all
         log.info("vectorized: a group of %d seeds with dropout runs without a CUDA graph",
