@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import lrsweep
-from lrsweep.engines.base import get_engine
+from lrsweep.engines import get_engine
 from lrsweep.errors import ConfigError, EngineUnavailable
 from lrsweep.trial import Status, TrialSpec
 

@@ -132,7 +132,7 @@ def test_divergence_is_detected_and_never_best(blobs):
 
 
 def test_divergence_rule_smoothed_factor():
-    from lrsweep.engines.sequential import DivergenceMonitor
+    from lrsweep.divergence import DivergenceMonitor
 
     m = DivergenceMonitor(4.0)
     assert not m.update(1.0)

@@ -19,7 +19,7 @@ from conftest import HFStyle
 from torch import nn
 
 import lrsweep
-from lrsweep.engines.base import get_engine
+from lrsweep.engines import get_engine
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import VectorizedEngine
 from lrsweep.errors import EngineUnavailable
@@ -138,8 +138,8 @@ def test_dataloader_data_and_per_seed_init_match():
 
 
 def test_device_step_batches_are_the_sequential_batches():
-    from lrsweep.engines.sequential import step_batches
     from lrsweep.engines.vectorized import device_step_batches
+    from lrsweep.training import step_batches
 
     train, val = blobs()
     task = lrsweep.Task(mlp_factory(), torch.optim.SGD, train, val, batch_size=48, steps=9,
@@ -377,7 +377,29 @@ def test_results_invariant_to_chunk_size():
                 assert a.metric == pytest.approx(b.metric, rel=1e-5)
 
 
-def test_graph_path_with_static_buffers_matches_eager():
+class EagerReplay:
+    """A stand-in for a CUDA graph on CPU: ``replay()`` calls the step on the static buffers
+    it was "captured" with."""
+
+    def __init__(self, fn, static, task):
+        self.fn, self.static = fn, static
+
+    def replay(self):
+        self.fn(self.static)
+
+
+@pytest.fixture
+def graph_on_cpu(monkeypatch):
+    """The CPU device "supports" CUDA graphs, captured as ``EagerReplay``: the engine's
+    graph path runs unchanged (warm-up, capture, replays fed by copies) with no GPU."""
+    import lrsweep.engines.vectorized.graph as graph
+
+    monkeypatch.setattr(graph, "can_capture", lambda device: True)
+    monkeypatch.setattr(graph, "capture", EagerReplay)
+    return graph
+
+
+def test_graph_path_with_static_buffers_matches_eager(graph_on_cpu, monkeypatch):
     """The CUDA-graph control flow (warm-up steps, capture of one step with static input
     buffers, replays fed by copies, eager partial batches in between) run on CPU with an
     eager stand-in for the graph: the same results as the plain eager path, to the bit."""
@@ -388,10 +410,9 @@ def test_graph_path_with_static_buffers_matches_eager():
                         forward=lambda m, b: (F.cross_entropy(m(b[0]).flatten(0, 1),
                                                               b[1].flatten()), None))
     lrs = [1e-3, 1e-2, 1e3]
+    replayed = run(VectorizedEngine(), task, lrs)
+    monkeypatch.setattr(graph_on_cpu, "can_capture", lambda device: False)
     eager = run(VectorizedEngine(), task, lrs)
-    eng = VectorizedEngine()
-    eng._emulate_graph = True
-    replayed = run(eng, task, lrs)
     for key, a in eager.items():
         b = replayed[key]
         assert b.extra["cuda_graph"] and not a.extra["cuda_graph"]
@@ -399,29 +420,25 @@ def test_graph_path_with_static_buffers_matches_eager():
     assert eager[(1e-3, 0)].steps == task.steps and eager[(1e3, 0)].status is Status.DIVERGED
 
 
-def test_failed_capture_falls_back_to_eager(monkeypatch, caplog):
-    import lrsweep.engines.vectorized as vz
-
+def test_failed_capture_falls_back_to_eager(graph_on_cpu, monkeypatch, caplog):
     task = lm_task(steps=12)
     lrs = [1e-3, 1e-2]
-    eager = run(VectorizedEngine(), task, lrs)
+    eager = run(VectorizedEngine(cuda_graph=False), task, lrs)
+    assert not any(r.extra["cuda_graph"] for r in eager.values())
 
     def broken(*args, **kwargs):
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    monkeypatch.setattr(vz.engine, "_capture", broken)
-    eng = VectorizedEngine()
-    eng._emulate_graph = True
+    monkeypatch.setattr(graph_on_cpu, "capture", broken)
     with caplog.at_level(logging.WARNING, logger="lrsweep"):
-        got = run(eng, task, lrs)
+        got = run(VectorizedEngine(), task, lrs)
     assert "capture failed" in caplog.text
     for key, a in eager.items():
         b = got[key]
         assert not b.extra["cuda_graph"]
         assert (a.status, a.curve, a.metric) == (b.status, b.curve, b.metric)
-    eng = VectorizedEngine(cuda_graph=True)
-    eng._emulate_graph = True
-    assert all(r.status is Status.FAILED for r in run(eng, task, lrs).values())
+    failed = run(VectorizedEngine(cuda_graph=True), task, lrs).values()
+    assert all(r.status is Status.FAILED and "stream is capturing" in r.error for r in failed)
 
 
 def test_out_of_memory_halves_the_chunk(monkeypatch, caplog):
@@ -532,26 +549,36 @@ def test_custom_evaluate_runs_trial_by_trial():
 
 
 def test_auto_on_cpu_stacks_only_tiny_models(monkeypatch, caplog):
-    import lrsweep.engines.vectorized as vz
+    import lrsweep.engines.local as local
 
     train, val = blobs()
     task = lrsweep.Task(mlp_factory(), torch.optim.Adam, train, val, batch_size=64, steps=3,
                         device="cpu")
-    per_trial = vz.trial_footprint(task)
+    per_trial = local.trial_footprint(task)
     params = sum(p.numel() for p in task.initial_model(0).parameters())
     assert per_trial > 4 * 4 * params  # parameters, gradients, 2 Adam states + activations
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         eng = get_engine("auto", task)  # a tiny model: stacked
     assert eng.name == "vectorized" and "engine='auto': vectorized on CPU" in caplog.text
+    assert (eng.min_trials, eng.fallback) == (local.CPU_MIN_TRIALS, True)  # typed settings
     res = lrsweep.sweep(task, lrs=[1e-3, 1e-2, 1e-1, 1.0], seeds=(0,), engine=eng)
     assert {r.engine for r in res.trials} == {"vectorized"}
     few = lrsweep.sweep(task, lrs=[1e-3, 1e-2], engine=eng)  # too few LRs to stack
     assert {r.engine for r in few.trials} == {"sequential"}
-    monkeypatch.setattr(vz.auto, "CPU_TINY_TRIAL_BYTES", per_trial - 1)
+    monkeypatch.setattr(local, "CPU_TINY_TRIAL_BYTES", per_trial - 1)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="lrsweep"):
         assert get_engine("auto", task).name == "sequential"
     assert "engine='auto': sequential on CPU" in caplog.text
+
+
+@pytest.mark.parametrize("kw", [{"chunk_size": 0}, {"cuda_graph": "yes"}, {"min_trials": 0},
+                                {"min_trials": True}])
+def test_bad_engine_settings_name_the_argument(kw):
+    from lrsweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=next(iter(kw))):
+        VectorizedEngine(**kw)
 
 
 def test_balanced_chunks():
@@ -618,7 +645,7 @@ def test_gpu_memory_chunking_matches(monkeypatch):
     ref = run(VectorizedEngine(), task, lrs)
     eng = VectorizedEngine(task)
     free, _ = torch.cuda.mem_get_info()
-    eng._plan(task).bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
+    eng.probed(task).bytes_per_trial = int(0.8 * free / 2) + 1  # estimate: 1 fits
     est = run(eng, task, lrs)
     assert all(r.extra["chunk_size"] == 1 for r in est.values())
     real = vz._Chunk.__init__

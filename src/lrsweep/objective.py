@@ -8,16 +8,14 @@ diverging trial by raising ``TrialDiverged``), and returns the validation metric
 from __future__ import annotations
 
 import logging
-import math
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .divergence import DivergenceMonitor
+from .divergence import DIVERGENCE_FACTOR, DivergenceMonitor
 from .errors import TrialDiverged, bad_arg
 from .rng import isolated_rng, seed_everything
-from .trial import Status, TrialResult, TrialSpec
+from .trial import TrialResult, TrialSpec, outcome, outcome_of_error
 
 log = logging.getLogger("lrsweep")
 
@@ -25,7 +23,7 @@ log = logging.getLogger("lrsweep")
 class Trial:
     """What ``objective(trial)`` receives."""
 
-    def __init__(self, lr: float, seed: int, divergence_factor: float = 4.0) -> None:
+    def __init__(self, lr: float, seed: int, divergence_factor: float = DIVERGENCE_FACTOR) -> None:
         self.lr = lr
         self.seed = seed
         self.curve: list[float] = []
@@ -52,7 +50,7 @@ class ObjectiveTask:
                           "stacked; only a Task can be vectorized")
 
     def __init__(self, objective: Callable[[Trial], float], direction: str | None,
-                 divergence_factor: float = 4.0, name: str | None = None) -> None:
+                 divergence_factor: float = DIVERGENCE_FACTOR, name: str | None = None) -> None:
         from .task import normalize_direction
 
         if not callable(objective):
@@ -74,35 +72,27 @@ class ObjectiveTask:
             with isolated_rng():
                 seed_everything(spec.seed)
                 value = self.objective(trial)
-            metric = float(value)
-            status = Status.OK if math.isfinite(metric) else Status.DIVERGED
-            return TrialResult(spec.lr, spec.seed, status,
-                               metric if status is Status.OK else None, trial.curve,
-                               len(trial.curve), time.perf_counter() - t0, engine)
-        except TrialDiverged as e:
-            return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, trial.curve,
-                               len(trial.curve), time.perf_counter() - t0, engine, error=str(e))
+            return outcome(spec, float(value), trial.curve, time.perf_counter() - t0, engine)
         except Exception as e:
-            log.warning("objective lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
-            return TrialResult(spec.lr, spec.seed, Status.FAILED, None, trial.curve,
-                               len(trial.curve), time.perf_counter() - t0, engine,
-                               error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+            if not isinstance(e, TrialDiverged):
+                log.warning("objective lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
+            return outcome_of_error(spec, e, trial.curve, time.perf_counter() - t0, engine)
 
     def protocol(self) -> dict[str, Any]:
         """The objective's code with its closure cells, defaults and the globals it reads
         (``make_objective(width)`` gives each width its own protocol), and the direction."""
-        from . import fingerprint as fp
+        from .fingerprint import FORMAT, describe, qualname
 
         return {
-            "fingerprint_format": fp.FORMAT,
-            "objective": fp.qualname(self.objective),
-            "objective_code": fp.describe(self.objective),
+            "fingerprint_format": FORMAT,
+            "objective": qualname(self.objective),
+            "objective_code": describe(self.objective),
             "direction": self.direction,
             "divergence_factor": self.divergence_factor,
         }
 
 
-def as_task(task: Any, direction: str | None, divergence_factor: float = 4.0) -> Any:
+def as_task(task: Any, direction: str | None, divergence_factor: float = DIVERGENCE_FACTOR) -> Any:
     """``task`` as something an engine runs: a ``Task`` as it is (``direction`` must agree),
     a callable ``objective(trial)`` wrapped in an ``ObjectiveTask`` (``direction`` needed)."""
     from .task import Task

@@ -7,10 +7,12 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from .engines.base import Engine, get_engine, progress_hook
+from .engines import get_engine
+from .engines.base import Engine
 from .errors import bad_arg
 from .grid import canonical_lr, log_grid
 from .objective import as_task
+from .progress import progress_hook
 from .result import SweepResult
 from .task import Task
 from .threads import check_threads, sweep_threads

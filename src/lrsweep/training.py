@@ -9,14 +9,24 @@ group scaled by the same factor), RNG seeded by the trial's seed (so dropout mas
 order are the same for every LR of a seed), ``steps`` optimizer steps with the LR multiplier
 of ``schedule.multiplier``, divergence check on every step's loss (``divergence``),
 evaluation under ``eval()`` + ``no_grad``.
+
+One optimizer step (``train``), the rule every engine keeps (the vectorized engine's stacked
+step, ``engines.vectorized.chunk._Chunk.train_step``, follows it with masks):
+
+1. the LR of every param group is its base LR times ``schedule.multiplier`` of the step;
+2. each of the ``accumulation_steps`` micro-batches backpropagates its loss divided by
+   ``accumulation_steps`` (the gradients add up to the mean's);
+3. the step's loss is the mean of the micro-batches' losses: the curve's point, and what the
+   divergence rule (``divergence``) sees; a diverged trial stops before its update;
+4. the gradients are clipped to ``clip_grad_norm``: scaled by ``clip_coefficient`` of their
+   total 2-norm over every parameter (``torch.nn.utils.clip_grad_norm_``'s rule);
+5. the optimizer steps.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,9 +38,23 @@ from .errors import LRSweepError, TrialDiverged
 from .progress import advance
 from .rng import isolated_rng, seed_everything
 from .schedule import multiplier
-from .trial import Status, TrialResult, TrialSpec
+from .trial import TrialResult, TrialSpec, outcome, outcome_of_error
 
 log = logging.getLogger("lrsweep")
+
+CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_: grads * min(1, max_norm / (norm + 1e-6))
+
+
+def clip_coefficient(total_norm: torch.Tensor, max_norm: float) -> torch.Tensor:
+    """What clipping scales a trial's gradients by: ``min(1, max_norm / (total_norm +
+    CLIP_EPS))``, ``total_norm`` the 2-norm of all its gradients together (the rule of
+    ``torch.nn.utils.clip_grad_norm_``, which ``train`` calls; per trial in the vectorized
+    engine).
+
+    >>> [float(clip_coefficient(torch.tensor(norm), 1.0)) for norm in (4.0, 0.5)]
+    [0.24999994039535522, 1.0]
+    """
+    return torch.clamp(max_norm / (total_norm + CLIP_EPS), max=1.0)
 
 
 def step_batches(task: Any, seed: int, steps: int | None = None) -> Iterator[list[Any]]:
@@ -105,7 +129,8 @@ def train(task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, seed: i
 
 def run_trial(task: Any, spec: TrialSpec, engine: str = "sequential") -> TrialResult:
     """Train and evaluate one trial of ``task``. Never raises for a trial's own failure: the
-    result says ``diverged`` or ``failed`` (KeyboardInterrupt still propagates)."""
+    result says ``diverged`` or ``failed`` (``trial.outcome``; KeyboardInterrupt still
+    propagates)."""
     t0 = time.perf_counter()
     curve: list[float] = []
     try:
@@ -116,20 +141,11 @@ def run_trial(task: Any, spec: TrialSpec, engine: str = "sequential") -> TrialRe
             opt = task.make_optimizer(model, spec.lr)
             monitor = DivergenceMonitor(task.divergence_factor)
             if train(task, model, opt, spec.seed, monitor=monitor, curve=curve):
-                return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve,
-                                   len(curve), time.perf_counter() - t0, engine)
+                return outcome(spec, None, curve, time.perf_counter() - t0, engine,
+                               diverged=True)
             metric = task.evaluate(model)
-        if not math.isfinite(metric):
-            return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve, len(curve),
-                               time.perf_counter() - t0, engine,
-                               error="non-finite validation metric")
-        return TrialResult(spec.lr, spec.seed, Status.OK, metric, curve, len(curve),
-                           time.perf_counter() - t0, engine)
-    except TrialDiverged as e:
-        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve, len(curve),
-                           time.perf_counter() - t0, engine, error=str(e) or None)
+        return outcome(spec, metric, curve, time.perf_counter() - t0, engine)
     except Exception as e:  # a trial's failure is recorded; the sweep goes on
-        log.warning("trial lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
-        return TrialResult(spec.lr, spec.seed, Status.FAILED, None, curve, len(curve),
-                           time.perf_counter() - t0, engine,
-                           error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+        if not isinstance(e, TrialDiverged):
+            log.warning("trial lr=%g seed=%d failed: %s", spec.lr, spec.seed, e)
+        return outcome_of_error(spec, e, curve, time.perf_counter() - t0, engine)

@@ -1,12 +1,28 @@
 """Records that cross engine, store and process boundaries: ``TrialSpec`` (what to run) and
-``TrialResult`` (what came out). Frozen, plain data, JSON-friendly."""
+``TrialResult`` (what came out). Frozen, plain data, JSON-friendly.
+
+How a trial came out is decided here, once, for every task kind and engine (the training
+loop, an objective, the vectorized engine): ``outcome`` for a trial that ran to its end or
+was stopped by the divergence rule, ``outcome_of_error`` for one that raised.
+
+>>> outcome(TrialSpec(0.1), 0.9, [2.0, 1.0], 1.5, "sequential")
+TrialResult(lr=0.1, seed=0, ok, metric=0.9, final_loss=1, steps=2, 1.50 s, sequential)
+>>> outcome(TrialSpec(0.1), float("nan"), [2.0], 1.5, "sequential").error
+'non-finite validation metric'
+"""
 
 from __future__ import annotations
 
 import math
+import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
+
+from .errors import TrialDiverged
+
+NON_FINITE_METRIC = "non-finite validation metric"
 
 
 class Status(str, Enum):
@@ -95,3 +111,32 @@ class TrialResult:
     def from_dict(cls, d: dict[str, Any]) -> TrialResult:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def outcome(spec: TrialSpec, metric: float | None, curve: Sequence[float], wall_time: float,
+            engine: str, *, diverged: bool = False, **fields: Any) -> TrialResult:
+    """The result of a trial that trained to its end, or until the divergence rule stopped it
+    (``diverged``): ``diverged`` then, and also when its metric is not finite (the error says
+    so); else ``ok`` with its metric. ``steps`` is the length of ``curve``; ``fields`` are the
+    other ``TrialResult`` fields (``extra``, ``group``)."""
+    if diverged:
+        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve, len(curve),
+                           wall_time, engine, **fields)
+    if metric is None or not math.isfinite(metric):
+        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve, len(curve),
+                           wall_time, engine, error=NON_FINITE_METRIC, **fields)
+    return TrialResult(spec.lr, spec.seed, Status.OK, metric, curve, len(curve), wall_time,
+                       engine, **fields)
+
+
+def outcome_of_error(spec: TrialSpec, error: BaseException, curve: Sequence[float],
+                     wall_time: float, engine: str, **fields: Any) -> TrialResult:
+    """The result of a trial that raised ``error`` (call it in the ``except`` block: the error
+    keeps the traceback): ``TrialDiverged`` is ``diverged`` with its message, anything else
+    ``failed`` with the error's type, message and traceback."""
+    if isinstance(error, TrialDiverged):
+        return TrialResult(spec.lr, spec.seed, Status.DIVERGED, None, curve, len(curve),
+                           wall_time, engine, error=str(error) or None, **fields)
+    return TrialResult(spec.lr, spec.seed, Status.FAILED, None, curve, len(curve), wall_time,
+                       engine, error=f"{type(error).__name__}: {error}\n"
+                                     f"{traceback.format_exc(limit=8)}", **fields)

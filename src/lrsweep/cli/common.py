@@ -247,7 +247,7 @@ def sweep_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def check_sweep_args(args: argparse.Namespace) -> None:
     """Options that ``sweep`` would only check once the store and the folder exist."""
     if args.engine is not None:
-        from ..engines.base import ENGINES
+        from ..engines import ENGINES
 
         if args.engine not in ENGINES:
             raise bad_choice("--engine", args.engine, ENGINES, "Leave it unset for auto.")

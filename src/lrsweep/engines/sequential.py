@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..divergence import EMA_BETA, DivergenceMonitor
-from ..training import run_trial, step_batches
 from ..trial import TrialSpec
 from .base import ResultCallback
 
-__all__ = ["EMA_BETA", "DivergenceMonitor", "SequentialEngine", "run_trial", "step_batches"]
+__all__ = ["SequentialEngine"]
 
 
 class SequentialEngine:

@@ -10,7 +10,7 @@ the model runs under ``torch.func.vmap`` + ``functional_call`` (``randomness="sa
 one seed, the dropout masks are drawn once per step from the generator seeded by the seed,
 exactly as the sequential engine draws them for each of its trials). A forward that draws
 other random numbers, or data whose batches differ in shape between seeds, keeps the seeds
-in separate groups (the reason is logged). The update is ``batched_optim.BatchedOptimizer``
+in separate groups (the reason is logged). The update is ``optim.BatchedOptimizer``
 with the LR as an ``[N]`` tensor; every trial's optimizer is built by the task at that
 trial's LR, and hyperparameters that differ between trials are stacked too
 (``read_optimizers`` says what cannot be: ``auto`` then runs the trials sequentially). (On
@@ -32,22 +32,25 @@ replays the same data, so results do not depend on the chunking. A trial whose o
 raises when built runs alone on the sequential path (which records it failed); a chunk that
 raises while training is rerun trial by trial there, so only the trial that raises fails.
 
-``engine="auto"`` (``choose_auto``): vectorized on CUDA whenever the model vmaps; on CPU
-only for tiny models, the one case where stacking is faster there (measured). On CUDA a
-group of several seeds with dropout runs eagerly (no CUDA graph: each seed's generator state
-is swapped in on the host).
+``engine="auto"`` (``lrsweep.engines.local.choose_auto``) picks this engine on CUDA whenever
+the model vmaps; on CPU only for tiny models, the one case where stacking is faster there
+(measured). On CUDA a group of several seeds with dropout runs eagerly (no CUDA graph: each
+seed's generator state is swapped in on the host).
+
+Modules: ``probe`` (whether a task stacks, and what the trial run learnt), ``chunk`` (the
+stacked trials and their step), ``members`` (what keeps each seed's member its own trial),
+``optim`` (the batched update), ``graph`` (the steps of a chunk: CUDA graph, compile),
+``engine`` (groups, chunks, results).
 """
 
 
 from __future__ import annotations
 
-from .auto import CPU_MIN_TRIALS, CPU_TINY_TRIAL_BYTES, choose_auto, trial_footprint
 from .chunk import NativeDropoutMasks, _Chunk, device_step_batches
 from .engine import VectorizedEngine, _balanced
 from .members import SeedDropout, SeedsDiffer, SeedStreams
-from .probe import Plan, probe, unsupported_reason
+from .probe import ProbeResult, probe, unsupported_reason
 
-__all__ = ["CPU_MIN_TRIALS", "CPU_TINY_TRIAL_BYTES", "NativeDropoutMasks", "Plan", "SeedDropout",
-           "SeedStreams", "SeedsDiffer", "VectorizedEngine", "_Chunk", "_balanced",
-           "choose_auto", "device_step_batches", "probe", "trial_footprint",
-           "unsupported_reason"]
+__all__ = ["NativeDropoutMasks", "ProbeResult", "SeedDropout", "SeedStreams",
+           "SeedsDiffer", "VectorizedEngine", "_Chunk", "_balanced", "device_step_batches",
+           "probe", "unsupported_reason"]

@@ -17,8 +17,8 @@ from ...data import TensorData, batch_size_of, to_device
 from ...divergence import DivergenceMasks
 from ...training import step_batches
 from ...trial import TrialSpec
-from ..batched_optim import BatchedOptimizer, clip_grad_norms, read_optimizers
 from .members import SeedDropout, SeedStreams, member_step_batches
+from .optim import BatchedOptimizer, clip_grad_norms, read_optimizers
 
 
 class NativeDropoutMasks(TorchFunctionMode):
@@ -197,7 +197,9 @@ class _Chunk:
         return out.float().reshape(self.n)
 
     def train_step(self, batches: Sequence[Any]) -> None:
-        """One optimizer step of every trial, in place, with no host synchronisation."""
+        """One optimizer step of every trial, in place, with no host synchronisation: the
+        step of ``training`` (accumulation, the step's loss, the divergence rule, clipping,
+        the update, in that order), with a diverged trial masked out instead of stopped."""
         accum = len(batches)
         total = torch.zeros(self.n, dtype=torch.float64, device=self.active.device)
         grads: list[torch.Tensor | None] = [None] * len(self.plist)

@@ -1,9 +1,10 @@
 """Whether a task vectorizes, checked by a trial run (``probe``), and what the run learnt
-(``Plan``: evaluation under vmap, memory per trial, whether seeds share a group)."""
+(``ProbeResult``: evaluation under vmap, memory per trial, whether seeds share a group)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,18 +31,18 @@ def unsupported_reason(task: Any) -> str | None:
     return None
 
 
-class Plan:
-    """What a probe learnt about a task: whether evaluation vmaps, memory per trial, and
-    whether trials of several seeds can share a group (``seeds_reason``: why not)."""
+@dataclass
+class ProbeResult:
+    """What a probe learnt about a task: whether evaluation vmaps, memory per trial (CUDA),
+    whether dropout masks come from ``NativeDropoutMasks``, whether trials of several seeds
+    can share a group (``seeds_reason``: why not), and whether the forward calls
+    ``F.dropout`` (several seeds: no CUDA graph)."""
 
-    def __init__(self, eval_vmapped: bool, bytes_per_trial: int | None,
-                 native_dropout: bool = False, seeds_reason: str | None = None,
-                 dropout: bool = False) -> None:
-        self.eval_vmapped = eval_vmapped
-        self.bytes_per_trial = bytes_per_trial
-        self.native_dropout = native_dropout
-        self.seeds_reason = seeds_reason
-        self.dropout = dropout  # the forward calls F.dropout (several seeds: no CUDA graph)
+    eval_vmapped: bool
+    bytes_per_trial: int | None
+    native_dropout: bool = False
+    seeds_reason: str | None = None
+    dropout: bool = False
 
 
 def _forward_backward(task: Any, batch: Any, native_dropout: bool) -> _Chunk:
@@ -78,7 +79,7 @@ def _seeds_probe(task: Any, native_dropout: bool) -> tuple[str | None, bool]:
     return None, chunk.dropout.calls > 0
 
 
-def probe(task: Any) -> Plan:
+def probe(task: Any) -> ProbeResult:
     """Check by a trial run that ``task`` can be vectorized: build two stacked trials, run a
     vmapped forward/backward on the first batch (and a vmapped evaluation on the first
     validation batch). Raises ``EngineUnavailable`` with the reason."""
@@ -140,4 +141,4 @@ def probe(task: Any) -> Plan:
     if seeds_reason:
         log.info("vectorized: trials of different seeds train in separate groups (%s)",
                  seeds_reason)
-    return Plan(eval_vmapped, per_trial, native_dropout, seeds_reason, dropout)
+    return ProbeResult(eval_vmapped, per_trial, native_dropout, seeds_reason, dropout)

@@ -1,4 +1,9 @@
-"""``engine="auto"``: which engine runs a task's trials, and why (logged)."""
+"""The engines that run in this process, by name (``local_engine``), and ``engine="auto"``:
+which of them runs a task's trials, and why (logged).
+
+``lrsweep.engines.get_engine`` resolves every name through here but ``"ray"``; the Ray
+engine's workers resolve their own local engine here too.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,15 @@ from typing import Any
 
 import torch
 
-from ...data import to_device
-from ...errors import EngineUnavailable
-from ...rng import isolated_rng, seed_everything
-from ..sequential import SequentialEngine
-from .engine import VectorizedEngine
-from .probe import probe, unsupported_reason
+from ..data import to_device
+from ..errors import EngineUnavailable, bad_choice
+from ..rng import isolated_rng, seed_everything
+from .base import Engine
+from .sequential import SequentialEngine
 
 log = logging.getLogger("lrsweep")
 
+LOCAL_ENGINES = ("auto", "sequential", "vectorized")
 COMPILE_MIN_STEPS = 100_000  # auto compiles only runs long enough to repay ~20 s of compile
 # CPU (measured, 1 thread, 10 LRs; benchmarks/RESULTS.md "speed (issue 4)"): stacking pays
 # only for tiny models, where a step is Python and dispatch overhead: a sweep takes 0.4-0.75x
@@ -26,25 +31,48 @@ CPU_TINY_TRIAL_BYTES = int(1.5 * 2**20)
 CPU_MIN_TRIALS = 4
 
 
-def choose_auto(task: Any, **options: Any) -> Any:
-    """The engine ``engine="auto"`` uses for ``task``; logs the reason.
+def local_engine(name: str, task: Any = None, **options: Any) -> Engine:
+    """The local engine ``name`` (``"auto"``, ``"sequential"``, ``"vectorized"``) for
+    ``task``, built with ``options``. ``"auto"`` picks the fastest engine that supports the
+    task and logs why."""
+    if name not in LOCAL_ENGINES:
+        raise bad_choice("engine", name, LOCAL_ENGINES, "Pass engine='auto'.")
+    if name == "sequential":
+        return SequentialEngine(**options)
+    from .vectorized import VectorizedEngine  # noqa: PLC0415 (torch.func: loaded when used)
+
+    if name == "vectorized":
+        return VectorizedEngine(task=task, **options)
+    try:
+        return choose_auto(task, **options)
+    except EngineUnavailable as e:
+        log.info("engine='auto': using sequential (%s)", e)
+        return SequentialEngine()
+
+
+def choose_auto(task: Any, **options: Any) -> Engine:
+    """The engine ``engine="auto"`` uses for ``task``; logs the reason. ``EngineUnavailable``
+    (with the reason) when the task cannot be vectorized: then ``local_engine`` falls back
+    to the sequential engine.
 
     On CUDA: vectorized whenever the task can be vectorized (probe), compiled only for
     runs of at least ``COMPILE_MIN_STEPS`` steps. On CPU: vectorized only for tiny models
     (``trial_footprint`` at most ``CPU_TINY_TRIAL_BYTES``) and groups of at least
-    ``CPU_MIN_TRIALS`` (lr, seed) trials; otherwise sequential.
+    ``CPU_MIN_TRIALS`` (lr, seed) trials; otherwise sequential. An engine chosen here runs
+    the trials whose optimizers cannot be stacked sequentially (``fallback=True``) instead of
+    raising.
     """
+    from .vectorized import VectorizedEngine, unsupported_reason  # noqa: PLC0415
+
     reason = unsupported_reason(task)
     if reason:
-        raise EngineUnavailable(reason)  # base.get_engine logs it and falls back
+        raise EngineUnavailable(reason)
+    options.setdefault("fallback", True)
     if task.device.type == "cuda":
-        plan = probe(task)
         options.setdefault("compile", task.steps >= COMPILE_MIN_STEPS)
+        eng = VectorizedEngine(task, **options)  # probes the task (EngineUnavailable)
         log.info("engine='auto': vectorized (CUDA, the model vmaps; compile=%s)",
                  options["compile"])
-        eng = VectorizedEngine(**options)
-        eng.auto = True
-        eng._plan(task, plan)
         return eng
     per_trial = trial_footprint(task)
     mib = f"{per_trial / 2**20:.2f} MiB per trial-step"
@@ -52,14 +80,11 @@ def choose_auto(task: Any, **options: Any) -> Any:
         log.info("engine='auto': sequential on CPU (%s: compute- and cache-bound, where "
                  "stacking does not pay)", mib)
         return SequentialEngine()
-    plan = probe(task)
+    options.setdefault("min_trials", CPU_MIN_TRIALS)
+    eng = VectorizedEngine(task, **options)
     log.info("engine='auto': vectorized on CPU (%s: a tiny model, bound by per-step "
              "overhead, which stacking removes; a group of fewer than %d (lr, seed) trials "
-             "runs sequentially)", mib, CPU_MIN_TRIALS)
-    eng = VectorizedEngine(**options)
-    eng.min_trials = CPU_MIN_TRIALS
-    eng.auto = True
-    eng._plan(task, plan)
+             "runs sequentially)", mib, options["min_trials"])
     return eng
 
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 
-from ..errors import EngineUnavailable
-from ..schedule import multiplier
+from ...errors import EngineUnavailable
+from ...schedule import multiplier
+from ...training import clip_coefficient
 
 SUPPORTED = {torch.optim.SGD: "sgd", torch.optim.Adam: "adam", torch.optim.AdamW: "adam"}
 
@@ -284,9 +285,9 @@ class BatchedOptimizer:
 
 def clip_grad_norms(grads: Sequence[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
     """Per-trial ``clip_grad_norm_``: each trial's gradients are scaled by
-    ``min(1, max_norm / (norm + 1e-6))`` of its own total 2-norm, as torch does."""
+    ``training.clip_coefficient`` of its own total 2-norm, the rule of the training loop."""
     n = grads[0].shape[0]
     norms = torch.stack([g.reshape(n, -1).norm(dim=1) for g in grads])  # [P, N]
     total = norms.norm(dim=0)
-    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    coef = clip_coefficient(total, max_norm)
     return [g * coef.view((n,) + (1,) * (g.dim() - 1)) for g in grads]
