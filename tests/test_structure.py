@@ -178,3 +178,127 @@ def test_both_task_kinds_have_what_engines_use():
         r = kind.run_trial(TrialSpec(0.1, 0), "sequential")
         assert r.status is Status.OK and r.engine == "sequential"
     assert kinds[0].unstackable_reason is None and "own loop" in kinds[1].unstackable_reason
+
+
+# ------------------------------------------------------------- the layout (issue 22) ----
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the lrsweep modules it imports (top level or in a function), each resolved
+    to the module or package that exists (``from .x import name`` -> ``x``)."""
+    files = {_module_name(p): p for p in SRC.rglob("*.py")}
+
+    def resolve(name: str) -> str | None:
+        while name not in files:
+            if "." not in name:
+                return "" if name == "" else None
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for mod, path in files.items():
+        found = {resolve(n) for n in lrsweep_imports(path)}
+        graph[mod] = {n for n in found if n is not None and n != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere():
+    """Function-level imports count: one that only defers a cycle is still a cycle."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_nothing_in_the_package_imports_its_root():
+    """``lrsweep/__init__`` loads names lazily; a module importing it would tie itself to
+    every module the root names. The version lives in ``_version``."""
+    graph = _import_graph()
+    assert sorted(m for m, deps in graph.items() if "" in deps) == []
+
+
+@pytest.mark.parametrize("importer,forbidden", [
+    ("report", ("cli", "integrations", "examples")),
+    ("transfer", ("report", "cli", "integrations", "examples", "search")),
+    ("plot", ("report", "cli", "transfer", "search", "sweep")),
+    ("analysis", ("sweep", "search", "report", "cli", "transfer", "plot", "integrations",
+                  "store", "engines")),
+    ("result", ("sweep", "search", "report", "cli", "transfer", "integrations")),
+    ("store", ("sweep", "search", "report", "cli", "transfer", "integrations")),
+    ("sweep", ("search", "report", "cli", "transfer", "integrations", "examples")),
+    ("search", ("report", "cli", "transfer", "integrations", "examples")),
+])
+def test_the_back_half_imports_downward_only(importer, forbidden):
+    graph = _import_graph()
+    mods = [m for m in graph if m == importer or m.startswith(importer + ".")]
+    assert mods, importer
+    for m in mods:
+        bad = sorted(n for n in graph[m] if top(n) in forbidden)
+        assert not bad, f"{m} imports {bad}"
+
+
+def test_modules_and_classes_stay_small():
+    long_modules, long_classes = [], []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 400:
+            long_modules.append((_module_name(path), len(text.splitlines())))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 250:
+                long_classes.append((_module_name(path), node.name))
+    assert long_modules == [] and long_classes == []
+
+
+def test_no_merge_conflict_markers_in_the_tree():
+    root = SRC.parents[1]
+    bad = []
+    for path in root.rglob("*"):
+        if (not path.is_file() or path.suffix not in {".py", ".md", ".toml", ".txt", ".sh",
+                                                       ".cfg", ".json", ".yml", ".yaml"}
+                or any(p.startswith(".") or p in {"node_modules", "build"}
+                       for p in path.relative_to(root).parts)):
+            continue
+        for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
+                bad.append(f"{path.relative_to(root)}:{i}")
+    assert bad == []

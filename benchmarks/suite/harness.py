@@ -58,7 +58,7 @@ class CachedEngine:
     name = "cached"
 
     def __init__(self, task: Any, store: str, study: str = "trial-cache") -> None:
-        from lrsweep.engines.base import get_engine
+        from lrsweep.engines import get_engine
         from lrsweep.store import open_study
         from lrsweep.trial import Status
 
