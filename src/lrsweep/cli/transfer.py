@@ -157,7 +157,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     from ..transfer import fit_law
-    from ..transfer.laws import scale_of
+    from ..transfer.scales import scale_of
     from .common import check_image_path, open_store_arg
 
     if args.plot:
