@@ -152,13 +152,13 @@ def _protocol_line(p: dict[str, Any]) -> str:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .common import check_image_path
+    from .common import check_image_path, safe_name
 
     if args.output:
         check_image_path(args.output, "--output")
     with _open(args.path) as store:
         result = store.load(args.study)
-    out = check_image_path(args.output or f"{_safe(result.study)}.png", "--output")
+    out = check_image_path(args.output or f"{safe_name(result.study)}.png", "--output")
     try:
         if out.parent != Path("."):
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +193,3 @@ def cmd_export(args: argparse.Namespace) -> int:
                newline="" if args.format == "csv" else None)
     print(f"wrote {out} ({len(result.trials)} trials)", file=sys.stderr)
     return 0
-
-
-def _safe(name: str | None) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "study"))
