@@ -104,3 +104,33 @@ def test_fit_with_values_and_transfer_from_store(store, capsys):
     assert main(["transfer", "--store", str(store), "--study", "mlp-width64",
                  "--batch", "16:64"]) == 0
     assert _lr_out(capsys.readouterr().out) == pytest.approx(2 * 1.6e-2, rel=0.3)
+
+
+def test_scale_flags_give_examples_of_their_own_scale(capsys):
+    """Issue 21: ``--depth``'s example is a depth (12:48), not a batch change."""
+    with pytest.raises(SystemExit):
+        main(["transfer", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "number of layers / blocks, e.g. 12:48" in text
+    assert "batch size, e.g. 64:1024" in text
+    assert main(["transfer", "--lr", "1e-3", "--depth", "12"]) == 2
+    assert "Write e.g. --depth 12:48" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/zh-CN/README.md"])
+def test_the_documented_transfer_and_fit_lines_parse(doc):
+    """The ``lrsweep transfer`` / ``lrsweep fit`` lines of the README and its Chinese
+    translation are valid command lines of the current CLI."""
+    import shlex
+    from pathlib import Path
+
+    from lrsweep.cli import build_parser
+
+    text = (Path(__file__).parent.parent / doc).read_text(encoding="utf-8")
+    lines = [ln.split("#")[0] for ln in text.splitlines()
+             if ln.startswith(("lrsweep transfer ", "lrsweep fit "))]
+    assert lines
+    parser = build_parser()
+    for line in lines:
+        args = parser.parse_args(shlex.split(line)[1:])
+        assert args.func, line

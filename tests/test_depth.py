@@ -148,3 +148,16 @@ def test_depth_optimizer_in_a_task_and_transfer_points_to_it():
     t = transfer(1e-3, {"depth": 2}, {"depth": 8})
     assert t.lr == pytest.approx(1e-3) and t.block_lr == pytest.approx(5e-4)
     assert "depth_param_groups" in str(t)
+
+
+def test_depth_optimizer_is_a_depth_optimizer_not_a_mup_one():
+    """Issue 22: ``depth_optimizer`` returns a ``DepthOptimizer``; it and ``MuOptimizer``
+    share ``ScaledOptimizer``, and a mismatch names the function that built it."""
+    from lrsweep.transfer import DepthOptimizer, MuOptimizer, ScaledOptimizer
+
+    opt = depth_optimizer(torch.optim.AdamW, Res(8, branch_multiplier(8, 2)), base_depth=2)
+    assert isinstance(opt, DepthOptimizer) and isinstance(opt, ScaledOptimizer)
+    assert not isinstance(opt, MuOptimizer)
+    assert repr(opt).startswith("DepthOptimizer(AdamW, lr_mults=[0.5, 1.0]")
+    with pytest.raises(ConfigError, match="depth_optimizer"):
+        opt(Res(4, 1.0).parameters(), 1e-3)

@@ -385,3 +385,44 @@ def test_stop_kind_reads_the_typed_reason():
     assert stop_kind("max_rounds=6: not converged", StopReason.MAX_ROUNDS) == "max_rounds"
     assert stop_kind("noise-limited: ...", "noise-limited") == "noise-limited"
     assert stop_kind("max_rounds=6: not converged (next: refining)") == "max_rounds"
+
+
+def test_the_close_up_draws_only_the_trials_inside_its_window(monkeypatch):
+    """Issue 21: a trial outside the close-up's x-range is not drawn (a renderer would clip
+    it onto the left edge, where it reads as a measurement there)."""
+    from lrsweep.plot import sweep_plot_data
+    from lrsweep.report import figures
+
+    data = sweep_plot_data(sweep_result(seeds=(0, 1), lrs=list(np.logspace(-5, -0.5, 25))))
+    window = figures.zoom_window(data)
+    assert window is not None
+    (x0, x1), _ = window
+    assert any(not x0 <= p["lr"] <= x1 for p in data["points"])  # some lie outside
+    drawn = {}
+    real = figures.draw_metric
+
+    def spy(ax, d, **kw):
+        drawn.update(d)
+        return real(ax, d, **kw)
+
+    monkeypatch.setattr(figures, "draw_metric", spy)
+    assert figures.zoom_svg(data) is not None
+    assert drawn["points"] and all(x0 <= p["lr"] <= x1 for p in drawn["points"])
+    assert len(drawn["points"]) == sum(x0 <= p["lr"] <= x1 for p in data["points"])
+
+
+def test_the_law_figure_has_the_size_of_the_other_figures():
+    """Issue 21: the across-scales figure is drawn at the report figures' size, so its text
+    is not larger on the page than theirs."""
+    from lrsweep.plot import sweep_plot_data
+    from lrsweep.report import figures
+    from lrsweep.transfer import fit_law
+
+    law = fit_law({64: (1e-2, 8e-3, 1.2e-2), 128: (5e-3, 4e-3, 6e-3),
+                   256: (2.6e-3, 2e-3, 3e-3)}, x="width")
+    view = re.compile(r'viewBox="0 0 ([0-9.]+) ')
+    law_width = float(view.search(figures.law_svg(law, 1024)).group(1))
+    metric = figures.metric_svg(sweep_plot_data(sweep_result()))
+    assert law_width == pytest.approx(float(view.search(metric).group(1)))
+    legend = re.findall(r"font-size: ([0-9.]+)px", figures.law_svg(law))
+    assert legend and max(map(float, legend)) <= 12  # matplotlib's 10 pt text at most

@@ -169,6 +169,23 @@ def test_inputs_sweeps_values_pairs_and_names():
     assert named.exponent() == pytest.approx(by_values.exponent())
 
 
+def test_the_scale_is_read_from_the_protocol_before_the_name():
+    """One home for a sweep's scale (``lrsweep.transfer.scales``): the protocol first, the
+    study name only where the protocol does not record it (studies made by the CLI)."""
+    from lrsweep.transfer.scales import scale_in_name, scale_of
+
+    s = _sweep(1e-2, "teacher-width64-0a1b2c3d")
+    assert scale_of(s, "width") == (64.0,)
+    s.protocol = {"width": 96}
+    assert scale_of(s, "width") == (96.0,)
+    assert scale_in_name("teacher-mlp-width64-epochs2-0a1b2c3d", "width") == (
+        "teacher-mlp-width*-epochs2", 64.0)
+    assert scale_in_name("teacher-mlp-width64-epochs2-0a1b2c3d", "epochs") == (
+        "teacher-mlp-width64-epochs*", 2.0)
+    assert scale_in_name("teacher-mlp-width64", "depth") is None
+    assert scale_in_name("mlp-lr1e-05", "lr") == ("mlp-lr*", 1e-05)
+
+
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="at least 3"):
         fit_law({64: 1e-2, 128: 5e-3}, x="width")

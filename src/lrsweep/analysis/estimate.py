@@ -17,9 +17,9 @@ from .fit import fit_curve
 from .interval import (
     curve_spread,
     finish,
-    noise_scale,
     regret_bound,
     resolution,
+    seed_noise,
     seed_spread,
     vertex_se,
 )
@@ -132,7 +132,7 @@ def estimate_optimum(
     q = (1 + level) / 2
     j = cv.best()
     opts0 = (min_points, 0.0, float(max_span), float(min_span))
-    sigma = noise_scale(cv, j, opts0)
+    sigma = seed_noise(cv, j, opts0)
     delta = depth * sigma / math.sqrt(max(cv.count[j], 1)) if math.isfinite(sigma) else 0.0
     opts = (min_points, delta, float(max_span), float(min_span))
     fit = fit_curve(cv, *opts)

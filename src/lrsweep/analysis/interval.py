@@ -33,7 +33,7 @@ from .fit import Fit, fit_curve
 FitOptions = tuple[int, float, float, float]  # (min_points, delta, max_span, min_span)
 
 
-def noise_scale(cv: Curve, j: int, opts: FitOptions) -> float:
+def seed_noise(cv: Curve, j: int, opts: FitOptions) -> float:
     """The noise of one trial's metric about the seed-mean curve near row ``j``: residuals
     of the additive (LR + seed offset) model over the 7 nearest rows; with one seed, the
     residual of a wider pilot fit (which holds lack of fit too, so it errs wide)."""

@@ -24,7 +24,8 @@ def recipe_from_args(args: argparse.Namespace, study: str | None, *,
     """How to run more trials into ``study`` with the same task and store, from the flags
     this command was given (the task's overrides included, whether from flags or --config)."""
     from ..report.next_steps import Recipe
-    from .common import TASK_OVERRIDES, resolve_store
+    from .common import resolve_store
+    from .task_args import TASK_OVERRIDES
 
     task_args = ["--task", str(args.task)]
     api_args = []

@@ -104,8 +104,8 @@ def write_run_report(result: Any, out: Path, *, search: Any = None, store: Any =
     fingerprint, law = None, None
     if store is not None and result.study:
         try:
-            from ..report.law import find_law
             from ..store import Store
+            from ..transfer.study_law import find_law
 
             with Store(store, create=False) as s:
                 fingerprint = s.get_study(result.study).fingerprint
@@ -183,9 +183,9 @@ def load_source(source: str | Path, study: str | None = None, *,
                 name: str = "SOURCE") -> Source:
     """Read ``source``: a run's ``--out`` folder (its store), a study's folder in it
     (OUT/STUDY/), a store file, or a sweep.json file."""
-    from ..report.law import find_law
     from ..result import SweepResult
     from ..store import Store
+    from ..transfer.study_law import find_law
 
     p = Path(source)
     out: Path | None = None

@@ -17,10 +17,10 @@ from .common import (
     resolve_store,
     study_dir,
     sweep_kwargs,
-    task_from_args,
     write_outputs,
 )
 from .report import write_run_report
+from .task_args import task_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

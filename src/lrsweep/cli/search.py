@@ -18,9 +18,9 @@ from .common import (
     resolve_store,
     study_dir,
     sweep_kwargs,
-    task_from_args,
 )
 from .report import write_run_report
+from .task_args import task_from_args
 
 # defaults applied after --config is read (a flag left at None can come from the file)
 DEFAULTS = {"tolerance": 2**0.5, "max_rounds": 6, "refine_points": 4, "band_tol": 0.01,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LRSweepError
+from ..text import format_table
 
 STORE_HELP = ("the SQLite store (a sweep's --store; `lrsweep run` keeps one in OUT/lrsweep.db, "
               "and the folder OUT itself is accepted)")
@@ -98,7 +99,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
                      str(s.running), _fmt(opt.lr if found else None, ".3e"), interval, seeds,
                      _fmt(None if best is None else best.lr, ".3e"), best_metric,
                      s.created[:19].replace("T", " ")))
-    print(_table(rows))
+    print(format_table(rows))
     return 0
 
 
@@ -151,13 +152,13 @@ def _protocol_line(p: dict[str, Any]) -> str:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .common import check_image_path
+    from .common import check_image_path, safe_name
 
     if args.output:
         check_image_path(args.output, "--output")
     with _open(args.path) as store:
         result = store.load(args.study)
-    out = check_image_path(args.output or f"{_safe(result.study)}.png", "--output")
+    out = check_image_path(args.output or f"{safe_name(result.study)}.png", "--output")
     try:
         if out.parent != Path("."):
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,15 +193,3 @@ def cmd_export(args: argparse.Namespace) -> int:
                newline="" if args.format == "csv" else None)
     print(f"wrote {out} ({len(result.trials)} trials)", file=sys.stderr)
     return 0
-
-
-def _safe(name: str | None) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "study"))
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
-    lines.insert(1, "-" * max(len(s) for s in lines))
-    return "\n".join(lines)

@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
     for axis, text in (("batch", "batch size"), ("width", "model width"),
                        ("depth", "number of layers / blocks"),
                        ("steps", "training steps (horizon)")):
-        p.add_argument(f"--{axis}", metavar="BASE:TARGET", help=f"{text}, e.g. 64:1024")
+        p.add_argument(f"--{axis}", metavar="BASE:TARGET",
+                       help=f"{text}, e.g. {PAIR_EXAMPLES[axis]}")
     p.add_argument("--parametrization", choices=("mup", "sp"), default="mup",
                    help="width rule: mup (LR unchanged; default) or sp (needs "
                         "--width-exponent)")
@@ -76,6 +77,11 @@ def register(subparsers: Any) -> None:
     f.set_defaults(func=run_fit)
 
 
+#: an example BASE:TARGET per scale flag, one that is a plausible value of that scale
+PAIR_EXAMPLES = {"batch": "64:1024", "width": "256:4096", "depth": "12:48",
+                 "steps": "2000:20000"}
+
+
 def parse_pair(flag: str, text: str) -> tuple[float, float]:
     parts = str(text).split(":")
     try:
@@ -84,10 +90,14 @@ def parse_pair(flag: str, text: str) -> tuple[float, float]:
         base, target = float(parts[0]), float(parts[1])
     except ValueError:
         raise bad_arg(flag, text, "BASE:TARGET with two positive numbers",
-                      f"Write e.g. {flag} 64:1024.") from None
+                      f"Write e.g. {flag} {_example(flag)}.") from None
     if base <= 0 or target <= 0:
-        raise bad_arg(flag, text, "positive numbers", f"Write e.g. {flag} 64:1024.")
+        raise bad_arg(flag, text, "positive numbers", f"Write e.g. {flag} {_example(flag)}.")
     return base, target
+
+
+def _example(flag: str) -> str:
+    return PAIR_EXAMPLES.get(flag.lstrip("-"), "64:1024")
 
 
 def _optimum(args: argparse.Namespace) -> Any:
@@ -157,7 +167,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     from ..transfer import fit_law
-    from ..transfer.laws import scale_of
+    from ..transfer.scales import scale_of
     from .common import check_image_path, open_store_arg
 
     if args.plot:

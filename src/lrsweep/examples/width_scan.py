@@ -72,9 +72,9 @@ def width_scan(parametrization: str = "mup", widths: Sequence[int] = FULL["width
     """Sweep ``teacher-mlp`` at each width (validation loss, ``seeds`` seeds, ``steps``
     steps) and fit ``lr* ~ width^b``. Under ``"mup"`` the base width is ``base_width``
     (default: the narrowest width)."""
-    import lrsweep
-    from lrsweep.transfer import fit_law
-
+    from ..grid import log_grid
+    from ..sweep import sweep
+    from ..transfer import fit_law
     from . import get_task
 
     widths = sorted(int(w) for w in widths)
@@ -87,12 +87,11 @@ def width_scan(parametrization: str = "mup", widths: Sequence[int] = FULL["width
     extra: dict[str, Any] = dict(task_options)
     if parametrization == "mup":
         extra.update(parametrization="mup", base_width=base_width or widths[0])
-    lrs = lrsweep.log_grid(*grid)
+    lrs = log_grid(*grid)
     results = {}
     for w in widths:
         task = get_task("teacher-mlp", width=w, steps=steps, metric="loss", **extra)
-        results[w] = lrsweep.sweep(task, lrs, seeds=list(range(seeds)), engine=engine,
-                                   progress=False)
+        results[w] = sweep(task, lrs, seeds=list(range(seeds)), engine=engine, progress=False)
     law = fit_law({w: r.optimum() for w, r in results.items()}, x="width")
     return Scan(parametrization, results, law)
 

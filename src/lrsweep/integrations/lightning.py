@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 from ..data import SeededBatches, stop_persistent_workers
 from ..errors import ConfigError
-from ..schedule import Table
 from ..task import Task
 from . import require
+from ._lightning_log import Logged, attach, ignore
+from ._lightning_schedule import configure, lightning_schedule
 
 log = logging.getLogger("lrsweep")
 
@@ -55,84 +55,6 @@ class _Batch:
         return iter(())
 
 
-class Logged:
-    """``self.log`` / ``self.log_dict`` of a module outside a Trainer: epoch-level values
-    reduced as Lightning's ``_ResultMetric`` does."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.batch: Any = None
-
-    def log(self, name: str, value: Any, prog_bar: bool = False, logger: bool | None = None,
-            on_step: bool | None = None, on_epoch: bool | None = None, reduce_fx: Any = "mean",
-            enable_graph: bool = False, sync_dist: bool = False, sync_dist_group: Any = None,
-            add_dataloader_idx: bool = True, batch_size: int | None = None,
-            metric_attribute: str | None = None, rank_zero_only: bool = False) -> None:
-        if on_epoch is False:
-            self.values.setdefault(name, ("step-only", None, None))
-            return
-        from torchmetrics import Metric
-
-        if isinstance(value, Metric):
-            self.values[name] = ("metric", value, None)
-            return
-        fx = getattr(reduce_fx, "__name__", reduce_fx)
-        fx = {"mean": "mean", "sum": "sum", "max": "max", "amax": "max", "min": "min",
-              "amin": "min"}.get(str(fx), fx)
-        v = torch.as_tensor(value).detach()
-        if not torch.is_floating_point(v) or v.dtype not in (torch.float32, torch.float64):
-            v = v.to(torch.get_default_dtype())
-        v = v.reshape(())
-        kind, acc, count = self.values.get(name, (fx, None, 0))
-        if fx == "mean":
-            if batch_size is None:
-                from lightning.pytorch.utilities.data import extract_batch_size
-
-                batch_size = extract_batch_size(self.batch)
-            acc = v * batch_size if acc is None else acc + v * batch_size
-            count += batch_size
-        elif fx == "sum":
-            acc = v if acc is None else acc + v
-        elif fx in ("max", "min"):
-            acc = v if acc is None else (torch.maximum if fx == "max" else torch.minimum)(acc, v)
-        else:
-            raise ConfigError(f"self.log({name!r}, reduce_fx={reduce_fx!r}): lrsweep reduces "
-                              "'mean', 'sum', 'max' and 'min'. Use one of them.")
-        self.values[name] = (fx, acc, count)
-        if on_step:  # Lightning keeps the epoch value under both names
-            self.values[f"{name}_epoch"] = self.values[name]
-
-    def log_dict(self, dictionary: dict[str, Any], prog_bar: bool = False,
-                 logger: bool | None = None, on_step: bool | None = None,
-                 on_epoch: bool | None = None, reduce_fx: Any = "mean", **kwargs: Any) -> None:
-        for k, v in dictionary.items():
-            self.log(k, v, prog_bar, logger, on_step, on_epoch, reduce_fx,
-                     batch_size=kwargs.get("batch_size"))
-
-
-    def value(self, name: str) -> float:
-        if name not in self.values:
-            raise KeyError(name)
-        kind, acc, count = self.values[name]
-        if kind == "step-only":
-            raise ConfigError(f"monitor={name!r} is logged with on_epoch=False, so Lightning "
-                              "has no epoch value for it. Log it with on_epoch=True.")
-        if kind == "metric":
-            out = float(acc.compute())
-            acc.reset()
-            return out
-        return float(acc / count) if kind == "mean" else float(acc)
-
-
-def _ignore(*args: Any, **kwargs: Any) -> None:
-    """``self.log`` while training: Lightning's training-time logs do not change the run."""
-
-
-def _attach(model: torch.nn.Module, logged: Logged | None) -> None:
-    model.__dict__["log"] = logged.log if logged is not None else _ignore
-    model.__dict__["log_dict"] = logged.log_dict if logged is not None else _ignore
-
-
 class ConfigureOptimizers:
     """The Task's ``optimizer``: the trial copy's own ``configure_optimizers()``."""
 
@@ -149,7 +71,7 @@ class LightningTask(Task):
     ``configure_optimizers``, and ``self.log`` works outside a Trainer."""
 
     def make_optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-        opt, _ = _configure(model)
+        opt, _ = configure(model)
         base = [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
         if not base[0] > 0:
             raise ConfigError("configure_optimizers: the first param group's LR is "
@@ -159,29 +81,6 @@ class LightningTask(Task):
             g.pop("initial_lr", None)
             g["lr"] = b * (lr / base[0])
         return opt
-
-
-def _configure(model: Any) -> tuple[torch.optim.Optimizer, Any]:
-    """``configure_optimizers`` parsed as Lightning parses it: the one optimizer and the
-    scheduler config (or None)."""
-    from lightning.pytorch.core.optimizer import (
-        _configure_optimizers,
-        _configure_schedulers_automatic_opt,
-    )
-
-    conf = model.configure_optimizers()
-    if conf is None:
-        raise ConfigError("configure_optimizers returned None: there is nothing to sweep. "
-                          "Return an optimizer.")
-    optimizers, schedulers, monitor = _configure_optimizers(conf)
-    if len(optimizers) != 1:
-        raise ConfigError(f"configure_optimizers returned {len(optimizers)} optimizers: "
-                          "automatic optimization trains one. Return one optimizer.")
-    configs = _configure_schedulers_automatic_opt(schedulers, monitor)
-    if len(configs) > 1:
-        raise ConfigError(f"configure_optimizers returned {len(configs)} schedulers; lrsweep "
-                          "follows one. Combine them (e.g. SequentialLR).")
-    return optimizers[0], (configs[0] if configs else None)
 
 
 def task_from_lightning(
@@ -215,6 +114,42 @@ def task_from_lightning(
         device: where to train (default: CUDA when available).
     """
     require("lightning", "lightning", "task_from_lightning")
+    _check_module(module, precision=precision, max_steps=max_steps, mode=mode)
+    template, train, val = _prepared(module, datamodule, train_dataloaders, val_dataloaders)
+    n_batches = len(train)
+    _check_accumulation(accumulate_grad_batches, n_batches, max_steps)
+    schedule = lightning_schedule(template, max_steps, n_batches, accumulate_grad_batches)
+
+    evaluate = LightningEval(val, monitor)
+    if val is None:
+        raise ConfigError("no validation data: pass val_dataloaders=, a datamodule with "
+                          "val_dataloader(), or give the module a val_dataloader(); lrsweep "
+                          f"scores a trial by the {monitor!r} it logs in validation.")
+    task = LightningTask(
+        template,
+        ConfigureOptimizers(),
+        SeededBatches(_train_batches(train, val), n_batches, name="lightning train",
+                      source=train),
+        SeededBatches(lambda seed, epoch: (_Batch(b, i) for i, b in enumerate(val)),
+                      _len(val), name="lightning val", source=val),
+        forward=LightningStep(),
+        evaluate=evaluate,
+        direction=mode,
+        steps=max_steps,
+        schedule=schedule,
+        precision=PRECISIONS[precision],
+        accumulation_steps=accumulate_grad_batches,
+        clip_grad_norm=gradient_clip_val,
+        device=device,
+        name=name or f"lightning-{type(module).__name__}",
+    )
+    task.metric_name = monitor
+    evaluate.check(task)
+    return task
+
+
+def _check_module(module: Any, *, precision: Any, max_steps: Any, mode: str) -> None:
+    """Refuse what a trial cannot train as the Trainer would, naming it."""
     import lightning.pytorch as pl
     from lightning.pytorch.utilities.model_helpers import is_overridden
 
@@ -244,6 +179,14 @@ def task_from_lightning(
         raise ConfigError(f"mode={mode!r}: expected 'min' or 'max'. Say whether a lower or "
                           "higher monitor value is better.")
 
+
+def _prepared(module: Any, datamodule: Any, train_dataloaders: Any,
+              val_dataloaders: Any) -> tuple[Any, Any, Any]:
+    """``(template, train, val)``: the module's copy set up, and its loaders, in the order
+    ``Trainer.fit`` prepares them."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
     template = copy.deepcopy(module).cpu()
     # Trainer.fit's order: the datamodule's prepare_data and setup, the module's setup and
     # configure_model, then the loaders
@@ -258,8 +201,10 @@ def task_from_lightning(
     if is_overridden("configure_model", template, parent=pl.LightningModule):
         template.configure_model()
     train, val = _loaders(template, datamodule, train_dataloaders, val_dataloaders)
+    return template, train, val
 
-    n_batches = len(train)
+
+def _check_accumulation(accumulate_grad_batches: int, n_batches: int, max_steps: int) -> None:
     if accumulate_grad_batches < 1 or accumulate_grad_batches > n_batches:
         raise ConfigError(f"accumulate_grad_batches={accumulate_grad_batches}: expected 1.."
                           f"{n_batches} (the batches of an epoch).")
@@ -269,7 +214,10 @@ def task_from_lightning(
                           "batches of an epoch leave a short last step, which Lightning takes "
                           "and lrsweep does not. Pick a value that divides the epoch, or a "
                           "max_steps within the first epoch.")
-    schedule = _schedule(template, max_steps, n_batches, accumulate_grad_batches)
+
+
+def _train_batches(train: Any, val: Any) -> Callable[[int, int], Iterator[_Batch]]:
+    """The training epochs' batches, the loaders started in the Trainer's sequence."""
 
     def batches(seed: int, epoch: int) -> Iterator[_Batch]:
         # the loaders draw their shuffling seeds from the global RNG when they start; start
@@ -285,31 +233,7 @@ def task_from_lightning(
         for i, b in enumerate(train):
             yield _Batch(b, i)
 
-    evaluate = LightningEval(val, monitor)
-    if val is None:
-        raise ConfigError("no validation data: pass val_dataloaders=, a datamodule with "
-                          "val_dataloader(), or give the module a val_dataloader(); lrsweep "
-                          f"scores a trial by the {monitor!r} it logs in validation.")
-    task = LightningTask(
-        template,
-        ConfigureOptimizers(),
-        SeededBatches(batches, n_batches, name="lightning train", source=train),
-        SeededBatches(lambda seed, epoch: (_Batch(b, i) for i, b in enumerate(val)),
-                      _len(val), name="lightning val", source=val),
-        forward=LightningStep(),
-        evaluate=evaluate,
-        direction=mode,
-        steps=max_steps,
-        schedule=schedule,
-        precision=PRECISIONS[precision],
-        accumulation_steps=accumulate_grad_batches,
-        clip_grad_norm=gradient_clip_val,
-        device=device,
-        name=name or f"lightning-{type(module).__name__}",
-    )
-    task.metric_name = monitor
-    evaluate.check(task)
-    return task
+    return batches
 
 
 def _len(loader: Any) -> int:
@@ -354,8 +278,8 @@ class LightningStep:
     def __call__(self, model: Any, item: _Batch) -> tuple[torch.Tensor, None]:
         from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
 
-        if model.__dict__.get("log") is not _ignore:
-            _attach(model, None)
+        if model.__dict__.get("log") is not ignore:
+            attach(model, None)
         batch = _transfer(model, item.batch)
         if is_param_in_hook_signature(model.training_step, "batch_idx", min_args=2):
             out = model.training_step(batch, item.idx)
@@ -385,7 +309,7 @@ class LightningEval:
         from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
 
         logged = Logged()
-        _attach(model, logged)
+        attach(model, logged)
         model.eval()
         model.on_validation_epoch_start()
         for i, b in enumerate(self.val):
@@ -406,7 +330,7 @@ class LightningEval:
         try:
             return logged.value(self.monitor)
         finally:
-            _attach(model, None)
+            attach(model, None)
 
     @torch.no_grad()
     def check(self, task: Task) -> None:
@@ -419,60 +343,3 @@ class LightningEval:
             raise ConfigError(f"monitor={self.monitor!r}: validation logged "
                               f"{sorted(logged.values) or 'nothing'}. Pass the name your "
                               "validation_step logs with self.log.")
-
-
-def _schedule(template: Any, steps: int, n_batches: int, accum: int) -> Table | str:
-    """The multiplier of every optimizer step, read off the module's own scheduler stepped
-    as Lightning steps it (``interval``, ``frequency``, ``lr_scheduler_step``)."""
-    _, config = _configure(copy.deepcopy(template))
-    if config is None:
-        return "constant"
-    if config.reduce_on_plateau:
-        raise ConfigError("configure_optimizers: ReduceLROnPlateau follows the validation "
-                          "metric, which lrsweep measures only at the end. Use a fixed "
-                          "schedule for the sweep.")
-    name = type(config.scheduler).__name__
-
-    def run(scale: float) -> list[list[float]]:
-        model = copy.deepcopy(template)
-        opt, cfg = _configure(model)
-        sched = cfg.scheduler
-        base = [g.get("initial_lr", g["lr"]) * scale for g in opt.param_groups]
-        for g, b in zip(opt.param_groups, base):
-            g["lr"] = g["lr"] * scale
-            if "initial_lr" in g:
-                g["initial_lr"] = b
-        if hasattr(sched, "base_lrs"):
-            sched.base_lrs = [b * scale for b in sched.base_lrs]
-        out: list[list[float]] = []
-        epoch = 0
-        while len(out) < steps:
-            for b in range(n_batches):
-                if (b + 1) % accum and b != n_batches - 1:
-                    continue  # accumulating: no optimizer step on this batch
-                out.append([g["lr"] / bl for g, bl in zip(opt.param_groups, base)])
-                if len(out) == steps:
-                    return out
-                opt.step()  # no gradients: nothing moves
-                if cfg.interval == "step" and (b + 1) % cfg.frequency == 0:
-                    model.lr_scheduler_step(sched, None)
-            if cfg.interval == "epoch" and (epoch + 1) % cfg.frequency == 0:
-                model.lr_scheduler_step(sched, None)
-            epoch += 1
-        return out
-
-    with torch.random.fork_rng(devices=[]):
-        at_one, scaled = run(1.0), run(1e-3)
-    for k, (a, s) in enumerate(zip(at_one, scaled)):
-        if any(not math.isclose(x, a[0], rel_tol=1e-9, abs_tol=1e-15) for x in a):
-            raise ConfigError(f"configure_optimizers: {name} gives the param groups different "
-                              f"curves (step {k}: {a}); lrsweep applies one multiplier to all. "
-                              "Use one curve for every group.")
-        if not math.isclose(a[0], s[0], rel_tol=1e-6, abs_tol=1e-15):
-            raise ConfigError(f"configure_optimizers: {name}'s LR at step {k} does not scale "
-                              "with the optimizer's LR (an absolute bound such as eta_min, "
-                              "max_lr or a cyclic range), so trials at different LRs would not "
-                              "share one schedule. Express it relative to the LR for the sweep.")
-    return Table(tuple(row[0] for row in at_one),
-                 name=f"lightning {name} (interval={config.interval}, "
-                      f"frequency={config.frequency})")

@@ -71,17 +71,10 @@ def task_from_trainer(
     require("transformers", "hf", "task_from_trainer")
     require("accelerate", "hf", "task_from_trainer")
     from ..task import Task
-    from ._hf_data import (
-        ModelFacts,
-        SeedRecords,
-        TrainerBatches,
-        TrainerEval,
-        TrainerLoss,
-        _collator,
-        _drop_unused_columns,
-    )
+    from ._hf_data import ModelFacts, SeedRecords, TrainerEval, TrainerLoss, _collator
 
     check_args(args)
+    # the model factory's qualified name is part of the study's fingerprint: keep it here
     if isinstance(model_init, torch.nn.Module):  # Trainer(model=...): train copies of it
         template = copy.deepcopy(model_init)
         init: Callable[[], torch.nn.Module] = lambda: copy.deepcopy(template)  # noqa: E731
@@ -97,70 +90,16 @@ def task_from_trainer(
         probe = seeds.build()
     check_model(probe)
     facts = ModelFacts(probe, args)
-
-    train_dataset = check_dataset("train_dataset", train_dataset)
-    if eval_dataset is None:
-        raise ConfigError("eval_dataset=None: expected the dataset the Trainer evaluates on. "
-                          "lrsweep scores every trial by trainer.evaluate(); pass eval_dataset.")
-    if isinstance(eval_dataset, dict):
-        raise ConfigError("eval_dataset: a dict of datasets is not supported; pass the one "
-                          "dataset whose metric ranks the LRs.")
-    eval_dataset = check_dataset("eval_dataset", eval_dataset)
-    train_dataset = _drop_unused_columns(train_dataset, facts, args)
-    eval_dataset = _drop_unused_columns(eval_dataset, facts, args)
-
+    train_dataset, eval_dataset = _datasets(train_dataset, eval_dataset, facts, args)
     given_metric = metric
-    metric = metric if metric.startswith("eval_") else f"eval_{metric}"
-    if metric != "eval_loss" and compute_metrics is None:
-        raise ConfigError(f"metric={metric!r}: only 'eval_loss' exists without "
-                          "compute_metrics. Pass compute_metrics= or metric='eval_loss'.")
-    if direction is None:
-        best = args.metric_for_best_model
-        if best and metric == (best if best.startswith("eval_") else f"eval_{best}") \
-                and args.greater_is_better is not None:
-            direction = "max" if args.greater_is_better else "min"
-        else:  # the Trainer's default for greater_is_better
-            direction = "min" if metric.endswith("loss") else "max"
-
-    # --- the budget, as Trainer.set_initial_training_values computes it ----------------------
-    batches = TrainerBatches(train_dataset, args, facts,
-                             _collator(data_collator, facts, args, "Training"), seeds, [])
-    if batches.n_batches == 0:
-        raise ConfigError(f"train_dataset: {len(train_dataset)} samples make no batch of "
-                          f"per_device_train_batch_size={args.per_device_train_batch_size} with "
-                          "dataloader_drop_last=True. Lower the batch size.")
-    gas = args.gradient_accumulation_steps
-    per_epoch = max(batches.n_batches // gas + int(batches.n_batches % gas > 0), 1)
-    steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs
-                                                                * per_epoch)
-    if batches.n_batches % gas and steps > batches.n_batches // gas:
-        raise refuse("gradient_accumulation_steps", gas,
-                     f"the {batches.n_batches} batches of an epoch leave a last step of "
-                     f"{batches.n_batches % gas} batches, which the Trainer scales by its own "
-                     "size and lrsweep does not train",
-                     "Pick per_device_train_batch_size and gradient_accumulation_steps so that "
-                     "they divide the epoch, or stop within the first epoch (max_steps).")
-    if gas > batches.n_batches:
-        raise refuse("gradient_accumulation_steps", gas,
-                     f"more than the {batches.n_batches} batches of an epoch",
-                     "Lower gradient_accumulation_steps.")
-    batches.draws = _rng_draws(args, steps, batches.steps_per_epoch)
-
+    metric, direction = _metric_direction(metric, direction, compute_metrics, args)
+    batches, steps = _train_batches(train_dataset, args, facts, data_collator, seeds)
     evaluate = TrainerEval(eval_dataset, args, facts,
                            _collator(data_collator, facts, args, "Evaluation"),
                            compute_metrics, preprocess_logits_for_metrics, metric,
                            args.label_smoothing_factor)
-    first_eval = next(evaluate.batches(), None)
-    if first_eval is None:
-        raise ConfigError("eval_dataset: no batch to evaluate (empty, or smaller than "
-                          "per_device_eval_batch_size with dataloader_drop_last=True).")
-    if metric == "eval_loss" and not (
-            (facts.label_names and all(k in first_eval for k in facts.label_names))
-            or (not facts.label_names and facts.can_return_loss)):
-        raise ConfigError(f"metric='eval_loss': the evaluation batches hold no labels "
-                          f"{facts.label_names}, so the Trainer reports no eval_loss. Add "
-                          "labels to eval_dataset or set args.label_names.")
-    check_metric(evaluate, probe, metric, given_metric)
+    _check_eval(evaluate, probe, facts, metric, given_metric)
+    gas = args.gradient_accumulation_steps
 
     task = Task(
         seeds.build,
@@ -185,6 +124,87 @@ def task_from_trainer(
     )
     task.metric_name = metric
     return task
+
+
+def _datasets(train_dataset: Any, eval_dataset: Any, facts: Any, args: Any) -> tuple[Any, Any]:
+    """Both datasets checked, with the columns the model does not take removed."""
+    from ._hf_data import _drop_unused_columns
+
+    train_dataset = check_dataset("train_dataset", train_dataset)
+    if eval_dataset is None:
+        raise ConfigError("eval_dataset=None: expected the dataset the Trainer evaluates on. "
+                          "lrsweep scores every trial by trainer.evaluate(); pass eval_dataset.")
+    if isinstance(eval_dataset, dict):
+        raise ConfigError("eval_dataset: a dict of datasets is not supported; pass the one "
+                          "dataset whose metric ranks the LRs.")
+    eval_dataset = check_dataset("eval_dataset", eval_dataset)
+    return (_drop_unused_columns(train_dataset, facts, args),
+            _drop_unused_columns(eval_dataset, facts, args))
+
+
+def _metric_direction(metric: str, direction: str | None, compute_metrics: Any,
+                      args: Any) -> tuple[str, str]:
+    """The ``evaluate()`` key that scores a trial, and whether lower or higher is better
+    (by default the Trainer's rule for ``metric_for_best_model``)."""
+    metric = metric if metric.startswith("eval_") else f"eval_{metric}"
+    if metric != "eval_loss" and compute_metrics is None:
+        raise ConfigError(f"metric={metric!r}: only 'eval_loss' exists without "
+                          "compute_metrics. Pass compute_metrics= or metric='eval_loss'.")
+    if direction is None:
+        best = args.metric_for_best_model
+        if best and metric == (best if best.startswith("eval_") else f"eval_{best}") \
+                and args.greater_is_better is not None:
+            direction = "max" if args.greater_is_better else "min"
+        else:  # the Trainer's default for greater_is_better
+            direction = "min" if metric.endswith("loss") else "max"
+    return metric, direction
+
+
+def _train_batches(train_dataset: Any, args: Any, facts: Any, data_collator: Any,
+                   seeds: Any) -> tuple[Any, int]:
+    """The training batches and the optimizer steps of a trial, as
+    ``Trainer.set_initial_training_values`` computes the budget."""
+    from ._hf_data import TrainerBatches, _collator
+
+    batches = TrainerBatches(train_dataset, args, facts,
+                             _collator(data_collator, facts, args, "Training"), seeds, [])
+    if batches.n_batches == 0:
+        raise ConfigError(f"train_dataset: {len(train_dataset)} samples make no batch of "
+                          f"per_device_train_batch_size={args.per_device_train_batch_size} with "
+                          "dataloader_drop_last=True. Lower the batch size.")
+    gas = args.gradient_accumulation_steps
+    per_epoch = max(batches.n_batches // gas + int(batches.n_batches % gas > 0), 1)
+    steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs
+                                                                * per_epoch)
+    if batches.n_batches % gas and steps > batches.n_batches // gas:
+        raise refuse("gradient_accumulation_steps", gas,
+                     f"the {batches.n_batches} batches of an epoch leave a last step of "
+                     f"{batches.n_batches % gas} batches, which the Trainer scales by its own "
+                     "size and lrsweep does not train",
+                     "Pick per_device_train_batch_size and gradient_accumulation_steps so that "
+                     "they divide the epoch, or stop within the first epoch (max_steps).")
+    if gas > batches.n_batches:
+        raise refuse("gradient_accumulation_steps", gas,
+                     f"more than the {batches.n_batches} batches of an epoch",
+                     "Lower gradient_accumulation_steps.")
+    batches.draws = _rng_draws(args, steps, batches.steps_per_epoch)
+    return batches, steps
+
+
+def _check_eval(evaluate: Any, probe: torch.nn.Module, facts: Any, metric: str,
+                given_metric: str) -> None:
+    """The evaluation has batches, and they produce ``metric``."""
+    first_eval = next(evaluate.batches(), None)
+    if first_eval is None:
+        raise ConfigError("eval_dataset: no batch to evaluate (empty, or smaller than "
+                          "per_device_eval_batch_size with dataloader_drop_last=True).")
+    if metric == "eval_loss" and not (
+            (facts.label_names and all(k in first_eval for k in facts.label_names))
+            or (not facts.label_names and facts.can_return_loss)):
+        raise ConfigError(f"metric='eval_loss': the evaluation batches hold no labels "
+                          f"{facts.label_names}, so the Trainer reports no eval_loss. Add "
+                          "labels to eval_dataset or set args.label_names.")
+    check_metric(evaluate, probe, metric, given_metric)
 
 
 # ------------------------------------------------------------------- optimizer, schedule ----

@@ -84,6 +84,9 @@ def zoom_svg(data: dict[str, Any]) -> str | None:
     ax = fig.subplots()
     inside = [lr for lr in data["diverged"] if x0 <= lr <= x1]
     zoomed = {**data, "outliers": [], "ylim": (y0, y1), "lr_ticks": lr_ticks(x0, x1),
+              # the trials outside the window are not drawn (a renderer clips them onto
+              # the edge, where they would read as measurements at the window's end)
+              "points": [p for p in data["points"] if x0 <= p["lr"] <= x1],
               "diverged": inside, "failed": [lr for lr in data["failed"] if x0 <= lr <= x1]}
     draw_metric(ax, zoomed, legend=False)
     ax.set_xlim(x0, x1)
@@ -103,5 +106,8 @@ def rounds_svg(rows: list[dict[str, Any]], data: dict[str, Any]) -> str:
 
 
 def law_svg(law: Any, target: float | None = None) -> str:
-    fig = law.plot(target=target)  # the law plot of `lrsweep fit`, in its own style
+    """The law plot of ``lrsweep fit``, drawn at the size of the report's other figures
+    (so that its text is the same size on the page)."""
+    fig = _figure(8.6, 4.3)
+    law.plot(target=target, ax=fig.subplots())
     return figure_svg(fig, "law")

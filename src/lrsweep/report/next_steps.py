@@ -215,61 +215,77 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
         _get(opt, "basis") not in ("seeds", "one-seed") and int(_get(opt, "n_seeds", 1) or 1) < 2)
     stop = stop_kind(stopped, reason) if kind == "search" else ""
     ratio = _get(opt, "ratio", math.inf)
-    n = int(_get(opt, "n_seeds", 1) or 1)
     if one_seed and not (low_edge or high_edge) and lo_tried:
         steps.append(rerun(lo_tried, hi_tried, "Run more seeds, so that the interval covers "
                            "the seed-to-seed noise and not only this seed's curve.", seeds="3"))
     if kind == "search" and stop in ("max_trials", "max_steps", "budget", "max_rounds",
                                      "noise-limited", "exhausted") and not (low_edge or high_edge):
-        lo_s = settings.get("lr_min") or lo_tried
-        hi_s = settings.get("lr_max") or hi_tried
-        if stop == "noise-limited" or stop == "exhausted":
-            more = int(settings.get("max_seeds") or n) + 2
-            width = opt.with_seeds(more) if hasattr(opt, "with_seeds") else math.inf
-            buys = (f": with {more} seeds the interval would be about a factor of "
-                    f"{width:.2f} wide" if math.isfinite(width) and width < ratio else "")
-            trials = int(settings.get("max_trials") or 0)
-            changed: dict[str, Any] = {"max_seeds": more}
-            if trials:
-                changed["max_trials"] = trials * 2
-            text = (f"More seeds narrow it{buys}; the search reuses every trial it ran.")
-            flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
-                     *_search_flags(settings, defaults, **changed)]
-            steps.append(Step(text, rc.cli("search", flags), rc.api(
-                "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
-                           *(f"{k}={v}" for k, v in changed.items())])))
-        else:
-            limits = ["max_trials", "max_steps"] if stop == "budget" else [stop]
-            changed = {k: (int(settings[k]) + 3 if k == "max_rounds" else int(settings[k]) * 2)
-                       for k in limits if settings.get(k)}
-            if changed:
-                what = {"max_trials": "trials", "max_steps": "trial-steps",
-                        "max_rounds": "rounds"}
-                spent = " and ".join(f"{settings[k]} {what[k]}" for k in changed)
-                text = (f"Let the search go on: its budget of {spent} ran out before the "
-                        f"interval's high/low reached {tol:.2f}; it reuses every trial it ran.")
-                flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
-                         *_search_flags(settings, defaults, **changed)]
-                steps.append(Step(text, rc.cli("search", flags), rc.api(
-                    "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
-                               *(f"{k}={v}" for k, v in changed.items())])))
+        more_step = _search_on(opt, rc, stop, settings, defaults, tol,
+                               (settings.get("lr_min") or lo_tried,
+                                settings.get("lr_max") or hi_tried), seeds_flag, seeds_api)
+        if more_step is not None:
+            steps.append(more_step)
     elif kind == "sweep" and not one_seed and not (low_edge or high_edge) and (
             not math.isfinite(ratio) or ratio > tol):
-        band = _get(opt, "band") or (opt.lr, opt.lr)
-        lo = min(band[0], _get(opt, "low") or band[0]) / 3
-        hi = max(band[1], _get(opt, "high") or band[1]) * 3
-        if div is not None:
-            hi = min(hi, div)
-        steps.append(Step(f"Narrow it down: a search adds LRs inside the interval until its "
-                          f"high/low is at most {tol:.2f} (its tolerance), into the same "
-                          "study.",
-                          rc.cli("search", ["--lr-min", fmt_lr(lo), "--lr-max", fmt_lr(hi)]),
-                          rc.api("search", [f"lr_range=({lo:.3g}, {hi:.3g})"])))
+        steps.append(_narrow(opt, rc, div, tol))
     if n_failed:
         steps.append(Step(f"{n_failed} trial(s) failed: their errors are in the trial table."))
     if not any(s.cli or s.api for s in steps):
         steps.insert(0, _use(opt, rc, batch_size, optimizer))
     return steps
+
+
+def _search_on(opt: Any, rc: Recipe, stop: str, settings: dict[str, Any],
+               defaults: dict[str, Any], tol: float, lr_range: tuple[Any, Any],
+               seeds_flag: list[str], seeds_api: list[str]) -> Step | None:
+    """A search that stopped on its budget or its noise: the same search, let go on (more
+    seeds, or a larger budget), reusing its trials."""
+    lo_s, hi_s = lr_range
+    n = int(_get(opt, "n_seeds", 1) or 1)
+    ratio = _get(opt, "ratio", math.inf)
+    if stop == "noise-limited" or stop == "exhausted":
+        more = int(settings.get("max_seeds") or n) + 2
+        width = opt.with_seeds(more) if hasattr(opt, "with_seeds") else math.inf
+        buys = (f": with {more} seeds the interval would be about a factor of "
+                f"{width:.2f} wide" if math.isfinite(width) and width < ratio else "")
+        trials = int(settings.get("max_trials") or 0)
+        changed: dict[str, Any] = {"max_seeds": more}
+        if trials:
+            changed["max_trials"] = trials * 2
+        text = (f"More seeds narrow it{buys}; the search reuses every trial it ran.")
+        flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
+                 *_search_flags(settings, defaults, **changed)]
+        return Step(text, rc.cli("search", flags), rc.api(
+            "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
+                       *(f"{k}={v}" for k, v in changed.items())]))
+    limits = ["max_trials", "max_steps"] if stop == "budget" else [stop]
+    changed = {k: (int(settings[k]) + 3 if k == "max_rounds" else int(settings[k]) * 2)
+               for k in limits if settings.get(k)}
+    if not changed:
+        return None
+    what = {"max_trials": "trials", "max_steps": "trial-steps",
+            "max_rounds": "rounds"}
+    spent = " and ".join(f"{settings[k]} {what[k]}" for k in changed)
+    text = (f"Let the search go on: its budget of {spent} ran out before the "
+            f"interval's high/low reached {tol:.2f}; it reuses every trial it ran.")
+    flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
+             *_search_flags(settings, defaults, **changed)]
+    return Step(text, rc.cli("search", flags), rc.api(
+        "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
+                   *(f"{k}={v}" for k, v in changed.items())]))
+
+
+def _narrow(opt: Any, rc: Recipe, div: float | None, tol: float) -> Step:
+    """A sweep whose interval is wider than a search's tolerance: the search over it."""
+    band = _get(opt, "band") or (opt.lr, opt.lr)
+    lo = min(band[0], _get(opt, "low") or band[0]) / 3
+    hi = max(band[1], _get(opt, "high") or band[1]) * 3
+    if div is not None:
+        hi = min(hi, div)
+    return Step(f"Narrow it down: a search adds LRs inside the interval until its "
+                f"high/low is at most {tol:.2f} (its tolerance), into the same study.",
+                rc.cli("search", ["--lr-min", fmt_lr(lo), "--lr-max", fmt_lr(hi)]),
+                rc.api("search", [f"lr_range=({lo:.3g}, {hi:.3g})"]))
 
 
 def _use(opt: Any, rc: Recipe, batch_size: int | None, optimizer: str | None) -> Step:

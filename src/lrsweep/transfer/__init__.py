@@ -12,6 +12,9 @@
 - ``depth_param_groups(model, base_depth=...)``: Depth-muP / CompleteP param groups (the
   hidden blocks' LR scaled, embeddings / readout / final norm not) and the residual-branch
   multiplier the model must apply.
+- ``mup_optimizer`` / ``depth_optimizer``: an ``optimizer=`` for ``lrsweep.Task`` (a
+  ``MuOptimizer`` / ``DepthOptimizer``, both ``ScaledOptimizer``) that builds your optimizer
+  class with those multipliers.
 - ``confirm(task_at_target, predicted)``: a cheap sweep around a prediction that says
   whether the measured optimum falls inside the predicted interval.
 
@@ -29,31 +32,33 @@ _LAZY = {
     "BATCH_RULES": "batch",
     "Confirmation": "confirmation",
     "DepthGroups": "depth",
+    "DepthOptimizer": "depth",
     "Law": "laws",
     "MuOptimizer": "mup",
     "MuReadout": "mup",
     "MupGroups": "mup",
     "NoiseScale": "noise",
     "Prediction": "laws",
-    "Step": "rules",
+    "ScaledOptimizer": "scaled_optimizer",
+    "Step": "step",
     "Transferred": "rules",
     "attention_scale": "mup",
     "base_shapes": "mup",
     "batch_law": "batch",
     "batch_rule": "batch",
-    "block_lr_multiplier": "depth",
-    "branch_multiplier": "depth",
+    "block_lr_multiplier": "depth_rules",
+    "branch_multiplier": "depth_rules",
     "confirm": "confirmation",
     "depth_optimizer": "depth",
     "depth_param_groups": "depth",
-    "depth_rule": "rules",
+    "depth_rule": "depth_rules",
     "estimate_noise_scale": "noise",
     "fit_law": "laws",
     "horizon_rule": "rules",
     "mup_optimizer": "mup",
     "mup_param_groups": "mup",
     "mup_readout_": "mup",
-    "optimizer_family": "rules",
+    "optimizer_family": "family",
     "rule_error": "batch",
     "transfer": "rules",
     "width_rule": "rules",
@@ -63,12 +68,14 @@ __all__ = [
     "BATCH_RULES",
     "Confirmation",
     "DepthGroups",
+    "DepthOptimizer",
     "Law",
     "MuOptimizer",
     "MuReadout",
     "MupGroups",
     "NoiseScale",
     "Prediction",
+    "ScaledOptimizer",
     "Step",
     "Transferred",
     "attention_scale",
@@ -96,13 +103,9 @@ __all__ = [
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from .batch import BATCH_RULES, batch_law, batch_rule, rule_error
     from .confirmation import Confirmation, confirm
-    from .depth import (
-        DepthGroups,
-        block_lr_multiplier,
-        branch_multiplier,
-        depth_optimizer,
-        depth_param_groups,
-    )
+    from .depth import DepthGroups, DepthOptimizer, depth_optimizer, depth_param_groups
+    from .depth_rules import block_lr_multiplier, branch_multiplier, depth_rule
+    from .family import optimizer_family
     from .laws import Law, Prediction, fit_law
     from .mup import (
         MuOptimizer,
@@ -115,15 +118,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         mup_readout_,
     )
     from .noise import NoiseScale, estimate_noise_scale
-    from .rules import (
-        Step,
-        Transferred,
-        depth_rule,
-        horizon_rule,
-        optimizer_family,
-        transfer,
-        width_rule,
-    )
+    from .rules import Transferred, horizon_rule, transfer, width_rule
+    from .scaled_optimizer import ScaledOptimizer
+    from .step import Step
 
 
 def __getattr__(name: str) -> Any:

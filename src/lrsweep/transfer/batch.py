@@ -34,7 +34,9 @@ from typing import Any
 
 from ..errors import bad_arg
 from ._inputs import DEFAULT_LEVEL, normal_quantile
-from .rules import Step, _ratio, malladi_adjust, optimizer_family
+from .family import optimizer_family
+from .laws import Law, fit_law
+from .step import Step, scale_ratio
 
 BATCH_RULES = ("linear", "sqrt", "noise_scale", "surge")
 
@@ -59,6 +61,24 @@ MEASURE_HINT = ("measure it with lrsweep.transfer.estimate_noise_scale(task, lr=
                 "train_steps=<about half the run>) and pass b_noise= (CLI: --b-noise)")
 
 
+def malladi_adjust(k: float, betas: tuple[float, float], eps: float) -> tuple[dict, str]:
+    """Malladi et al. (2022) SDE scaling of Adam's other hyperparameters for batch x ``k``:
+    ``1 - beta -> k (1 - beta)`` and ``eps -> eps / sqrt(k)``. Where ``k (1 - beta) >= 1``
+    the linear form breaks; ``beta^k`` (same half-life in samples) is used instead."""
+    out, parts = [], []
+    for i, b in enumerate(betas):
+        nb = 1 - k * (1 - b)
+        if not 0 < nb < 1:
+            nb = b**k
+            parts.append(f"beta{i + 1} {b:g} -> {nb:.6g} (beta^k; 1 - k(1 - beta) left (0, 1))")
+        else:
+            parts.append(f"beta{i + 1} {b:g} -> {nb:.6g}")
+        out.append(nb)
+    new_eps = eps / math.sqrt(k)
+    parts.append(f"eps {eps:g} -> {new_eps:.4g}")
+    return {"betas": (out[0], out[1]), "eps": new_eps}, ", ".join(parts)
+
+
 def rule_error(rule: str, family: str, base: float, target: float) -> float:
     """Standard deviation (log2 LR) of ``rule``'s error for ``base -> target``."""
     c = RULE_ERROR.get((rule, family))
@@ -81,7 +101,7 @@ def batch_rule(base: float, target: float, rule: str | None = None, *,
     >>> round(batch_rule(64, 1024, b_noise=256).factor, 3)   # saturates above B_noise
     2.0
     """
-    k = _ratio("batch", base, target)
+    k = scale_ratio("batch", base, target)
     family = optimizer_family(optimizer)
     if b_noise is not None:
         if isinstance(b_noise, bool) or not isinstance(b_noise, (int, float)) \
@@ -176,7 +196,7 @@ BATCH_LAW_PRIOR = (0.155, 4.0)
 
 
 def batch_law(results: Any, batches: Any = None, *, level: float = DEFAULT_LEVEL,
-              b_noise: float | None = None) -> Any:
+              b_noise: float | None = None) -> Law:
     """Fit ``lr* = c * batch^b`` from the user's own sweeps at two or more batch sizes.
 
     Args:
@@ -189,8 +209,6 @@ def batch_law(results: Any, batches: Any = None, *, level: float = DEFAULT_LEVEL
     prior scatter measured on real grids (``BATCH_LAW_PRIOR``), so that two sweeps suffice.
     Pass the result as ``transfer(..., rules={"batch": law})`` or call ``law.predict(B)``.
     """
-    from .laws import fit_law
-
     if batches is None and not isinstance(results, dict):
         seq = list(results)
         if seq and not all(isinstance(r, tuple) and len(r) == 2 for r in seq):

@@ -29,7 +29,13 @@ import torch
 from torch import nn
 
 from ..errors import bad_arg
-from .rules import DEPTH_RULES, optimizer_family
+from ..text import format_table
+from .depth_rules import block_lr_multiplier, branch_multiplier, depth_alpha
+from .scaled_optimizer import ScaledOptimizer
+
+__all__ = ["DepthEntry", "DepthGroups", "DepthOptimizer", "block_lr_multiplier",
+           "branch_multiplier", "classify_depth", "depth_optimizer", "depth_param_groups",
+           "find_blocks"]
 
 
 @dataclass(frozen=True)
@@ -71,41 +77,7 @@ class DepthGroups:
         rows = [("parameter", "shape", "kind", "lr x", "wd x")]
         rows += [(e.name, "x".join(map(str, e.shape)), e.kind, f"{e.lr_mult:.4g}",
                   f"{e.wd_mult:.4g}") for e in self.entries]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
-
-
-def depth_alpha(rule: Any) -> float:
-    """The branch exponent ``alpha`` of a depth rule name (or a number in [0, 1])."""
-    if isinstance(rule, str) and rule in DEPTH_RULES:
-        return DEPTH_RULES[rule]
-    if isinstance(rule, (int, float)) and not isinstance(rule, bool) and 0 <= rule <= 1:
-        return float(rule)
-    raise bad_arg("rule", rule, f"one of {tuple(DEPTH_RULES)} or an alpha in [0, 1]",
-                  "Use 'depth-mup' (branch x depth^-1/2) or 'completep' (branch x 1/depth).")
-
-
-def block_lr_multiplier(base_depth: float, depth: float, rule: Any = "depth-mup",
-                        optimizer: Any = "adam") -> float:
-    """The hidden blocks' LR factor: ``(depth / base_depth)^(alpha - 1)`` (Adam family) or
-    ``^(2 alpha - 1)`` (SGD).
-
-    >>> block_lr_multiplier(4, 16, "depth-mup"), block_lr_multiplier(4, 16, "completep")
-    (0.5, 1.0)
-    """
-    alpha = depth_alpha(rule)
-    e = alpha - 1 if optimizer_family(optimizer) == "adam" else 2 * alpha - 1
-    return (float(depth) / float(base_depth)) ** e
-
-
-def branch_multiplier(depth: float, base_depth: float, rule: Any = "depth-mup") -> float:
-    """The residual-branch multiplier the model applies: ``(depth / base_depth)^-alpha``
-    (1 at the base depth).
-
-    >>> branch_multiplier(16, 4, "depth-mup"), branch_multiplier(16, 4, "completep")
-    (0.5, 0.25)
-    """
-    return (float(depth) / float(base_depth)) ** -depth_alpha(rule)
+        return format_table(rows, align="lllll", rule=False)
 
 
 def find_blocks(model: nn.Module, depth: int | None = None) -> str:
@@ -247,13 +219,11 @@ def depth_param_groups(model: nn.Module, *, base_depth: int, depth: int | None =
 def depth_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: Any, *,
                     base_depth: int, depth: int | None = None, rule: Any = "depth-mup",
                     family: Any = None, blocks: str | None = None, mup: Any = None,
-                    **defaults: Any) -> Any:
+                    **defaults: Any) -> DepthOptimizer:
     """An ``optimizer=`` for ``lrsweep.Task``: ``callable(params, lr)`` that builds
     ``optimizer`` with the depth param groups of ``depth_param_groups``. ``model`` is the
     template the Task copies, or its factory (built on the meta device); ``defaults`` go to
     the optimizer (``eps``, if given, is scaled by ``(depth / base_depth)^-alpha``)."""
-    from .mup import MuOptimizer
-
     fam = family if family is not None else optimizer
     if not isinstance(model, nn.Module):
         if not callable(model):
@@ -265,4 +235,11 @@ def depth_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: Any,
                                           optimizer=fam, blocks=blocks, mup=mup)
     if "eps" in defaults:
         defaults["eps"] = defaults["eps"] * (depth / base_depth) ** -depth_alpha(rule)
-    return MuOptimizer(optimizer, entries, defaults)
+    return DepthOptimizer(optimizer, entries, defaults)
+
+
+class DepthOptimizer(ScaledOptimizer):
+    """What ``depth_optimizer`` returns: ``callable(params, lr) -> Optimizer`` with the depth
+    (and, combined with muP, the width) LR and weight-decay multipliers per parameter."""
+
+    builder = "depth_optimizer"

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,8 @@ import numpy as np
 
 from ..errors import bad_arg
 from ..stats import normal_quantile, t_quantile
-from ._inputs import DEFAULT_LEVEL, as_point, positive
+from ._inputs import DEFAULT_LEVEL, positive
+from .scales import scaled_points
 
 log = logging.getLogger("lrsweep")
 
@@ -241,7 +241,7 @@ def fit_law(results: Any, x: str | Sequence[str] = "width", *, values: Sequence[
     if not 0 < level < 1:
         raise bad_arg("level", level, "a coverage in (0, 1)", "Pass e.g. level=0.9.")
     s0, nu0 = _check_prior(prior)
-    pairs = _pairs(results, axes, values)
+    pairs = scaled_points(results, axes, values)
     need = max(int(min_points), len(axes) + 1)
     if len(pairs) < need:
         raise bad_arg("results", f"{len(pairs)} optima", f"at least {need} optima at different "
@@ -356,84 +356,3 @@ def _paule_mandel(design: np.ndarray, y: np.ndarray, var: np.ndarray, dof: int) 
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if q(mid) > dof else (lo, mid)
     return 0.5 * (lo + hi)
-
-
-# --------------------------------------------------------------------------- inputs ----
-def _pairs(results: Any, axes: tuple[str, ...], values: Sequence[Any] | None) -> list:
-    if isinstance(results, Mapping):
-        items = list(results.items())
-    else:
-        try:
-            seq = list(results)
-        except TypeError:
-            raise bad_arg("results", type(results).__name__, "a list or dict of optima",
-                          "Pass {width: optimum, ...} or a list of sweeps with values=.") \
-                from None
-        if values is not None:
-            if len(values) != len(seq):
-                raise bad_arg("values", list(values), f"{len(seq)} scales, one per result",
-                              "Give one scale per sweep, in the same order.")
-            items = list(zip(values, seq))
-        elif seq and all(isinstance(r, tuple) and len(r) == 2 for r in seq):
-            items = seq
-        else:
-            items = [(scale_of(r, axes), r) for r in seq]
-    out = []
-    for scale, res in items:
-        out.append((_scale_tuple(scale, axes), as_point(res, "results", warn=False)))
-    return out
-
-
-def _scale_tuple(scale: Any, axes: tuple[str, ...]) -> tuple[float, ...]:
-    if isinstance(scale, Mapping):
-        vals = [scale.get(a) for a in axes]
-    elif isinstance(scale, (tuple, list)):
-        vals = list(scale)
-    else:
-        vals = [scale]
-    if len(vals) != len(axes) or any(positive(v) is None for v in vals):
-        raise bad_arg("values", scale, f"a positive scale for each of {axes}",
-                      "Give each sweep's scale, e.g. values=[64, 128, 256].")
-    return tuple(float(v) for v in vals)
-
-
-def scale_of(obj: Any, axes: tuple[str, ...] | str) -> tuple[float, ...]:
-    """Read the scale of a sweep from the object itself (see ``fit_law``)."""
-    axes = (axes,) if isinstance(axes, str) else axes
-    out = []
-    for a in axes:
-        v = _lookup(obj, a)
-        if v is None:
-            raise bad_arg("values", None, f"the {a} of each sweep",
-                          f"lrsweep could not read the {a} from {type(obj).__name__}; pass "
-                          f"values=[...] with one {a} per sweep.")
-        out.append(v)
-    return tuple(out)
-
-
-def _lookup(obj: Any, axis: str) -> float | None:
-    candidates: list[Any] = [getattr(obj, axis, None)]
-    for holder in ("scale", "scales"):
-        d = getattr(obj, holder, None)
-        if isinstance(d, Mapping):
-            candidates.append(d.get(axis))
-    proto = getattr(obj, "protocol", None)
-    if isinstance(proto, Mapping):
-        candidates.append(proto.get(axis))
-        for holder in ("scale", "scales", "overrides", "task_options"):
-            d = proto.get(holder)
-            if isinstance(d, Mapping):
-                candidates.append(d.get(axis))
-    for v in candidates:
-        f = positive(v)
-        if f is not None:
-            return f
-    for text in (getattr(obj, "study", None), getattr(obj, "name", None),
-                 proto.get("task") if isinstance(proto, Mapping) else None):
-        if isinstance(text, str):
-            m = re.search(rf"(?:^|[^a-z_]){re.escape(axis)}[=_:-]?(\d+(?:\.\d+)?(?:e\d+)?)",
-                          text)
-            if m:
-                return float(m.group(1))
-    return None
-

@@ -48,7 +48,9 @@ import torch
 from torch import nn
 
 from ..errors import bad_arg
-from .rules import optimizer_family
+from ..text import format_table
+from .family import optimizer_family
+from .scaled_optimizer import ScaledOptimizer
 
 log = logging.getLogger("lrsweep")
 
@@ -94,8 +96,7 @@ class MupGroups:
         for e in self.entries:
             rows.append((e.name, "x".join(map(str, e.shape)), "x".join(map(str, e.base_shape)),
                          e.kind, f"{e.lr_mult:.4g}", f"{e.wd_mult:.4g}"))
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+        return format_table(rows, align="llllll", rule=False)
 
 
 def base_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -308,37 +309,11 @@ def mup_optimizer(optimizer: Callable[..., torch.optim.Optimizer], model: Any,
     return MuOptimizer(optimizer, entries, defaults)
 
 
-class MuOptimizer:
-    """``callable(params, lr) -> Optimizer`` with per-parameter LR and weight-decay
-    multipliers (muP: ``mup_optimizer``; depth: ``depth_optimizer``)."""
+class MuOptimizer(ScaledOptimizer):
+    """What ``mup_optimizer`` returns: ``callable(params, lr) -> Optimizer`` with the muP
+    LR and weight-decay multipliers per parameter."""
 
-    def __init__(self, optimizer: Callable[..., torch.optim.Optimizer],
-                 entries: list[MupEntry], defaults: dict[str, Any]) -> None:
-        self.optimizer = optimizer
-        self.entries = entries
-        self.defaults = defaults
-
-    def __call__(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        params = list(params)
-        if len(params) != len(self.entries) or any(
-                tuple(p.shape) != e.shape for p, e in zip(params, self.entries)):
-            raise bad_arg("params", f"{len(params)} tensors",
-                          f"the {len(self.entries)} trainable parameters of the model given to "
-                          "mup_optimizer, in order", "Build mup_optimizer from the same model "
-                          "the Task trains.")
-        wd = float(self.defaults.get("weight_decay", 0.0))
-        groups: dict[tuple[float, float], dict[str, Any]] = {}
-        for p, e in zip(params, self.entries):
-            g = groups.setdefault((e.lr_mult, e.wd_mult), {"params": [], "lr": lr * e.lr_mult})
-            if wd:
-                g["weight_decay"] = wd * e.wd_mult
-            g["params"].append(p)
-        return self.optimizer(list(groups.values()), lr=lr, **self.defaults)
-
-    def __repr__(self) -> str:
-        name = getattr(self.optimizer, "__name__", repr(self.optimizer))
-        mults = sorted({round(e.lr_mult, 6) for e in self.entries})
-        return f"MuOptimizer({name}, lr_mults={mults})"
+    builder = "mup_optimizer"
 
 
 # ---------------------------------------------------------------- model-side scaling ---

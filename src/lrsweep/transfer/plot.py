@@ -59,7 +59,8 @@ def plot_law(law: Any, path: str | Path | None = None, *, target: float | None =
         raise LRSweepError("plotting needs matplotlib: pip install 'lrsweep[plot]' "
                            "(or pip install matplotlib)") from e
     d = law_plot_data(law, target, axis=axis)
-    if ax is None:
+    own = ax is None
+    if own:
         fig = Figure(figsize=(6, 4.2))
         ax = fig.subplots()
     else:
@@ -92,8 +93,9 @@ def plot_law(law: Any, path: str | Path | None = None, *, target: float | None =
     ax.set_xlabel(d["axis"])
     ax.set_ylabel("optimal lr")
     ax.set_title(title or f"optimal lr vs {d['axis']}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=7.5)  # as the sweep figures' legends
+    if own:  # a figure passed in keeps its own layout
+        fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
