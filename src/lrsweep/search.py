@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .analysis import Optimum, estimate_optimum, optimum_from_trials
@@ -119,45 +120,67 @@ def search(
 
     trials = _Trials(t, engine, store, study, max_trials, max_steps,
                      dict(progress=progress, tensorboard=tensorboard, **engine_options))
-    rounds: list[SearchRound] = []
-    plan, first = _first_plan(trials, lo, hi, points, pool, len(seed_list), refine_points,
-                              opt_kw, tolerance, band_tol, max_trials)
-    stop, streak = Stop(StopReason.MAX_ROUNDS, "max_rounds"), 0
-    for index in range(1, max_rounds + 1):
-        if isinstance(plan, Stop):  # the study already answers it, or nothing to try
-            stop = plan
-            break
-        trimmed = trials.trim(plan)
-        if trimmed is None:
-            stop = Stop(StopReason.BUDGET,
-                        f"budget spent ({_budget_text(max_trials, max_steps)}): not "
-                        f"converged; {_what_next(rounds)}")
-            break
-        rnd = trials.run_round(index, trimmed, opt_kw)
-        rounds.append(rnd)
-        log.info("%s", rnd.summary())
-        if on_round is not None:
-            on_round(rnd)
-        done = _converged(rnd.optimum, tolerance, band_tol)
-        streak = streak + 1 if done is not None else 0
-        if done is not None and streak >= confirm:
-            stop = done
-            break
-        plan = next_round(trials.results, rnd.optimum, rounds, pool, len(seed_list),
-                          refine_points, trials.left(), first=first and index == 1)
-        if isinstance(plan, Stop):  # noise-limited, or nothing to try
-            stop = plan
-            break
-        if index == max_rounds:
-            stop = Stop(StopReason.MAX_ROUNDS,
-                        f"max_rounds={max_rounds}: not converged (next: {plan.reason})")
-
+    how = _Rules(pool, len(seed_list), refine_points, tolerance, band_tol, confirm,
+                 max_rounds, max_trials, max_steps, opt_kw)
+    plan, first = _first_plan(trials, lo, hi, points, how)
+    rounds, stop = _rounds(trials, plan, first, how, on_round)
     result = SweepResult(trials.results.values(), t.direction, t.metric_name,
                          engine=trials.names["engine"], study=trials.names["study"],
                          protocol=protocol_of(t))
     return SearchResult(rounds, result, stop.text, options=opt_kw,
                         converged=stop.reason.converged, stop_reason=stop.reason,
                         prior_trials=trials.prior)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """A search's settings, as its rounds use them (see ``search``'s arguments):
+    ``pool`` the seeds it may use, ``base`` how many of them the curve starts with."""
+
+    pool: list[int]
+    base: int
+    refine_points: int
+    tolerance: float
+    band_tol: float
+    confirm: int
+    max_rounds: int
+    max_trials: int | None
+    max_steps: int | None
+    opt_kw: dict[str, Any]
+
+
+def _rounds(trials: _Trials, plan: Plan | Stop, first: bool, how: _Rules,
+            on_round: Callable[[SearchRound], None] | None
+            ) -> tuple[list[SearchRound], Stop]:
+    """Run rounds from ``plan`` until a stop: converged ``confirm`` rounds in a row,
+    noise-limited or nothing to try, a budget spent, or ``max_rounds``."""
+    rounds: list[SearchRound] = []
+    stop, streak = Stop(StopReason.MAX_ROUNDS, "max_rounds"), 0
+    for index in range(1, how.max_rounds + 1):
+        if isinstance(plan, Stop):  # the study already answers it, or nothing to try
+            return rounds, plan
+        trimmed = trials.trim(plan)
+        if trimmed is None:
+            return rounds, Stop(StopReason.BUDGET,
+                                f"budget spent ({_budget_text(how.max_trials, how.max_steps)}"
+                                f"): not converged; {_what_next(rounds)}")
+        rnd = trials.run_round(index, trimmed, how.opt_kw)
+        rounds.append(rnd)
+        log.info("%s", rnd.summary())
+        if on_round is not None:
+            on_round(rnd)
+        done = _converged(rnd.optimum, how.tolerance, how.band_tol)
+        streak = streak + 1 if done is not None else 0
+        if done is not None and streak >= how.confirm:
+            return rounds, done
+        plan = next_round(trials.results, rnd.optimum, rounds, how.pool, how.base,
+                          how.refine_points, trials.left(), first=first and index == 1)
+        if isinstance(plan, Stop):  # noise-limited, or nothing to try
+            return rounds, plan
+        if index == how.max_rounds:
+            stop = Stop(StopReason.MAX_ROUNDS,
+                        f"max_rounds={how.max_rounds}: not converged (next: {plan.reason})")
+    return rounds, stop
 
 
 def _seed_pool(seed_list: list[int], max_seeds: int | None,
@@ -253,18 +276,17 @@ class _Trials:
                            self.steps_used(), tuple(sorted({s for _, s in plan.pairs})), added)
 
 
-def _first_plan(trials: _Trials, lo: float, hi: float, points: int, pool: list[int],
-                base: int, refine_points: int, opt_kw: dict[str, Any], tolerance: float,
-                band_tol: float, max_trials: int | None) -> tuple[Plan | Stop, bool]:
+def _first_plan(trials: _Trials, lo: float, hi: float, points: int, how: _Rules
+                ) -> tuple[Plan | Stop, bool]:
     """Round one's plan (or a stop, when a study's earlier trials already answer it), and
     whether round one is still the coarse one.
 
     Round one is a coarse grid; two seeds (unless the budget is small), so that one seed's
     luck does not decide where the search looks. An LR a study tried near a grid point
     serves for it; a study that already located the top goes on from there."""
-    results = trials.results
-    first_seeds = pool[:2] if base > 1 and (max_trials is None or max_trials >= 30) \
-        else pool[:1]
+    results, pool = trials.results, how.pool
+    first_seeds = pool[:2] if how.base > 1 and (how.max_trials is None
+                                                or how.max_trials >= 30) else pool[:1]
     grid = log_grid(lo, hi, points)
     cell = math.log10(hi / lo) / max(points - 1, 1)
     tried = sorted({lr for lr, _ in results})
@@ -274,16 +296,16 @@ def _first_plan(trials: _Trials, lo: float, hi: float, points: int, pool: list[i
                 f"coarse grid, {plural(len(first_seeds), 'seed')}")
     if not trials.prior:
         return plan, True
-    opt0 = trials.optimum(opt_kw)
-    done = _converged(opt0, tolerance, band_tol)
+    opt0 = trials.optimum(how.opt_kw)
+    done = _converged(opt0, how.tolerance, how.band_tol)
     if done is not None:  # the study's trials already answer it: nothing to train
         return done, True
     if opt0.found and opt0.basis == "seeds":  # the study already located the top
-        return next_round(results, opt0, [], pool, base, refine_points, trials.left(),
-                          first=False), False
+        return next_round(results, opt0, [], pool, how.base, how.refine_points,
+                          trials.left(), first=False), False
     if not plan.pairs:  # the study holds the coarse grid already
-        return next_round(results, opt0, [], pool, base, refine_points, trials.left(),
-                          first=True), False
+        return next_round(results, opt0, [], pool, how.base, how.refine_points,
+                          trials.left(), first=True), False
     return plan, True
 
 

@@ -121,15 +121,8 @@ def estimate_optimum(
                        None if div is None else float(10**div), method="none", n_points=0,
                        note=why, **common)
     notes: list[str] = []
-    # cliffs: an LR above the best where a seed blew up counts as one where it diverged
-    blown = blown_up(full, full.best())
-    if blown.size:
-        notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
-                     "the estimate stays below it")
-    diverged = full
-    full = full.without(blown)
-    # the estimate's rows: the LRs that (most of) its seeds ran
-    cv = full.core()
+    diverged, full = full, _without_cliffs(full, notes)
+    cv = full.core()  # the estimate's rows: the LRs that (most of) its seeds ran
 
     q = (1 + level) / 2
     j = cv.best()
@@ -152,32 +145,18 @@ def estimate_optimum(
             fit = replace(fit, x_hat=gp.x_hat)
             spread = replace(spread, below=gp.below, above=gp.above)
             method = "gp"
-    # the seeds' spread cannot place the optimum further out than the rows fitted span
-    span = float(cv.x[fit.hi] - cv.x[fit.lo]) if fit.hi > fit.lo else math.inf
-    stat_lo, stat_hi = min(spread.below, span), min(spread.above, span)
-    res = resolution(cv, fit, opts, cell_frac, model_error)
-    lo_x = fit.x_hat - math.hypot(stat_lo, res)
-    hi_x = fit.x_hat + math.hypot(stat_hi, res)
-    low, high, more = finish(cv, fit, lo_x, hi_x)
-    notes += more
+    low, high, res = _interval(cv, fit, spread, opts, cell_frac, model_error, notes)
 
     lim = bounds if bounds is not None else metric_bounds(metric_name, metrics)
     value, fitted = _metric_at(cv, fit, sigma, sign, band_tol, lim, metric_name, notes)
     xj = float(cv.x[fit.j])
     measured = float(cv.mean[fit.j])
-    ref = max(sign * value, measured)
-    band = data_band(cv.x, cv.mean, fit.j, ref, band_tol, fit.x_hat)
-    if fit.coef is not None:
-        band = fit_band(fit.coef, xj, ref, band_tol, band,
-                        (float(cv.x[fit.lo]), float(cv.x[fit.hi])))
+    band = _band(cv, fit, max(sign * value, measured), band_tol)
     flat = None
     if low is not None and high is not None and spread.basis == "seeds":
         flat = regret_bound(cv, fit, low, high, level)
     div_up = diverged.diverged_above(int(np.searchsorted(diverged.x, xj)))
-    below_tried = bool(np.any(full.x < xj - 1e-12))
-    above_tried = bool(np.any(full.x > xj + 1e-12))
-    edge = ("low" if fit.j == 0 and below_tried else
-            "high" if fit.j == cv.n - 1 and above_tried else "")
+    below_tried, above_tried, edge = _edges(full, cv, fit.j)
     return Optimum(
         lr=float(10**fit.x_hat), low=None if low is None else float(10**low),
         high=None if high is None else float(10**high), metric=float(value),
@@ -192,6 +171,52 @@ def estimate_optimum(
         seed_se=spread.seed_se, resolution=res / LOG10_2, flat_regret=flat,
         window_edge=edge,
         **{**common, "n_seeds": spread.n_used if spread.basis == "seeds" else full.n_seeds})
+
+
+def _interval(cv: Curve, fit: Fit, spread: _Spread, opts: tuple, cell_frac: float,
+              model_error: bool, notes: list[str]) -> tuple[float | None, float | None, float]:
+    """(low, high) in log10 (None: open) and the resolution part: the statistical part and
+    the grid's resolution in quadrature, then what the data say for sure (``finish``)."""
+    # the seeds' spread cannot place the optimum further out than the rows fitted span
+    span = float(cv.x[fit.hi] - cv.x[fit.lo]) if fit.hi > fit.lo else math.inf
+    stat_lo, stat_hi = min(spread.below, span), min(spread.above, span)
+    res = resolution(cv, fit, opts, cell_frac, model_error)
+    lo_x = fit.x_hat - math.hypot(stat_lo, res)
+    hi_x = fit.x_hat + math.hypot(stat_hi, res)
+    low, high, more = finish(cv, fit, lo_x, hi_x)
+    notes += more
+    return low, high, res
+
+
+def _band(cv: Curve, fit: Fit, ref: float, band_tol: float) -> tuple[float, float]:
+    """The near-optimal band (log10) within ``band_tol`` of ``ref``: from the data, then
+    following the fitted curve between the grid points."""
+    band = data_band(cv.x, cv.mean, fit.j, ref, band_tol, fit.x_hat)
+    if fit.coef is not None:
+        band = fit_band(fit.coef, float(cv.x[fit.j]), ref, band_tol, band,
+                        (float(cv.x[fit.lo]), float(cv.x[fit.hi])))
+    return band
+
+
+def _without_cliffs(full: Curve, notes: list[str]) -> Curve:
+    """Cliffs: an LR above the best where a seed blew up counts as one where it diverged."""
+    blown = blown_up(full, full.best())
+    if blown.size:
+        notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
+                     "the estimate stays below it")
+    return full.without(blown)
+
+
+def _edges(full: Curve, cv: Curve, j: int) -> tuple[bool, bool, str]:
+    """Whether LRs below / above the best row ``j`` were tried (any seed), and the window
+    edge: "low"/"high" when ``j`` is the end of the rows the estimate's seeds all ran but
+    LRs beyond it were tried with fewer seeds."""
+    xj = float(cv.x[j])
+    below_tried = bool(np.any(full.x < xj - 1e-12))
+    above_tried = bool(np.any(full.x > xj + 1e-12))
+    edge = ("low" if j == 0 and below_tried else
+            "high" if j == cv.n - 1 and above_tried else "")
+    return below_tried, above_tried, edge
 
 
 @dataclass(frozen=True)
