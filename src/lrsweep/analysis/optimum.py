@@ -85,6 +85,11 @@ class Optimum:
     window_edge: str = ""
     measured: Best | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.measured, dict):  # an Optimum rebuilt from dataclasses.asdict
+            object.__setattr__(self, "measured", Best(**{**self.measured, "seeds": tuple(
+                self.measured.get("seeds", ()))}))
+
     # ---------------------------------------------------------------------------- views ----
     @property
     def found(self) -> bool:
