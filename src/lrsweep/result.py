@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .best import Best, Rows, best_measured, mean_metric, rows_by_lr, sd, tied_best
-from .text import format_table
+from .text import format_table, plural
 from .trial import TrialResult
 
 __all__ = ["Best", "SweepResult"]
@@ -235,7 +235,7 @@ class SweepResult:
         best = self.best()
         b = "none" if best is None else (f"lr={best.lr:.3g} {self.metric_name}="
                                          f"{best.metric:.4g} ({best.label})")
-        return f"SweepResult({len(self.trials)} trials, best measured {b})"
+        return f"SweepResult({plural(len(self.trials), 'trial')}, best measured {b})"
 
 
 def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:

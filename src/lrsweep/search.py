@@ -225,7 +225,8 @@ class _Trials:
         self.prior = len(self.results)
         prior_steps = self.steps_used()
         if self.prior:
-            log.info("search: %d trials already in study %s", self.prior, self.names["study"])
+            log.info("search: %s already in study %s", plural(self.prior, "trial"),
+                     self.names["study"])
         self.trial_cap = None if max_trials is None else max_trials + self.prior
         self.step_cap = None if max_steps is None else max_steps + prior_steps
 

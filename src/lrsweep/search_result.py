@@ -119,5 +119,6 @@ class SearchResult:
         }
 
     def __repr__(self) -> str:
-        return (f"SearchResult({len(self.rounds)} rounds, {len(self.trials)} trials, "
+        return (f"SearchResult({plural(len(self.rounds), 'round')}, "
+                f"{plural(len(self.trials), 'trial')}, "
                 f"stopped={self.stopped!r}, {self.optimum().summary()})")

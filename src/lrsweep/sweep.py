@@ -14,6 +14,7 @@ from .objective import as_task
 from .result import SweepResult
 from .task import Task
 from .tensorboard_log import tensorboard_logger
+from .text import plural
 from .threads import check_threads, sweep_threads
 from .trial import Status, TrialResult, TrialSpec
 
@@ -169,8 +170,8 @@ def _open_study(store: Any, task: Any, study: str | None, specs: list[TrialSpec]
     done = {r.key: r for r in handle.results()
             if r.status in (Status.OK, Status.DIVERGED) and r.key in wanted}
     if done:
-        log.info("reusing %d finished trials from the store; %d to run",
-                 len(done), len(specs) - len(done))
+        log.info("reusing %s from the store; %d to run",
+                 plural(len(done), "finished trial"), len(specs) - len(done))
     return handle, done
 
 
