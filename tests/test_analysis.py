@@ -443,3 +443,19 @@ def test_the_estimate_on_an_asymmetric_top_does_not_drift_with_the_grid_spacing(
     for off in (0.0, 0.37):
         fine, coarse = est(1 / 8, off), est(1 / 6, off)
         assert abs(fine) < 0.1 and abs(coarse - fine) < 0.04, (off, fine, coarse)
+
+
+def test_best_measured_is_one_definition_for_the_result_and_the_optimum():
+    """Issue 21/22: "best measured" is the mean over the seeds that all ran an LR, in
+    ``SweepResult.best()`` and in the ``Optimum``'s summary alike (``lrsweep.best``), not
+    the estimate's own top row (where a seed missing at an LR is filled in by the model)."""
+    t = TrialResult
+    trials = [t(lr, s, Status.OK, 0.9 - 0.1 * (math.log10(lr) + 2) ** 2 + 0.002 * s, (1.0,), 1)
+              for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1) for s in range(3)]
+    trials += [t(5e-3, 0, Status.OK, 0.999, (1.0,), 1), t(5e-3, 1, Status.OK, 0.998, (1.0,), 1)]
+    res = lrsweep.SweepResult(trials, "max", "accuracy")
+    best, opt = res.best(), res.optimum()
+    assert best.lr == 1e-2 and best.seeds == (0, 1, 2) and best.n_lrs == 5
+    assert opt.measured == best
+    assert f"best measured lr={best.lr:.3g} (mean accuracy={best.metric:.4g})" in opt.summary()
+    assert res.to_dict()["optimum"]["measured"] == best.to_dict() == res.to_dict()["best"]

@@ -28,29 +28,29 @@ def make_result() -> lrsweep.SweepResult:
 def test_plot_data_holds_what_is_drawn():
     result = make_result()
     data = sweep_plot_data(result)
-    assert len(data["points"]) == 14  # finished trials only
-    assert data["diverged"] == [1.0] and data["failed"] == [3.0]
-    assert [lr for lr, _ in data["mean"]] == result.lrs[:7]
-    assert data["mean"][0][1] == pytest.approx(result.mean_metric(result.lrs[0]))
-    opt = data["optimum"]
+    assert len(data.points) == 14  # finished trials only
+    assert data.diverged == [1.0] and data.failed == [3.0]
+    assert [lr for lr, _ in data.mean] == result.lrs[:7]
+    assert data.mean[0][1] == pytest.approx(result.mean_metric(result.lrs[0]))
+    opt = data.optimum
     assert opt.lr == pytest.approx(10**-2.4, rel=0.01)
-    xs, ys = data["fit"]
+    xs, ys = data.fit
     assert opt.fit_range[0] <= min(xs) and max(xs) <= opt.fit_range[1] * (1 + 1e-9)
     # the fitted curve goes through the seed means (the curve is an exact quadratic)
     assert max(ys) == pytest.approx(0.901, abs=2e-3)
-    curves = {c["lr"]: c for c in data["curves"]}
-    assert curves[1.0]["status"] == "diverged" and curves[1.0]["loss"] == [2.0, 50.0]
-    assert len(curves[result.lrs[0]]["loss"]) == 5
-    assert data["metric_name"] == "accuracy" and data["direction"] == "max"
+    curves = {c.lr: c for c in data.curves}
+    assert curves[1.0].status == "diverged" and curves[1.0].loss == [2.0, 50.0]
+    assert len(curves[result.lrs[0]].loss) == 5
+    assert data.metric_name == "accuracy" and data.direction == "max"
 
 
 def test_plot_data_rounds_and_no_optimum():
     result = make_result()
     rounds = {lr: (1 if i < 4 else 2) for i, lr in enumerate(result.lrs)}
     data = sweep_plot_data(result, optimum=False, rounds=rounds)
-    assert data["optimum"] is None and data["fit"] is None
-    assert {p["round"] for p in data["points"]} == {1, 2}
-    assert data["n_rounds"] == 2
+    assert data.optimum is None and data.fit is None
+    assert {p.round for p in data.points} == {1, 2}
+    assert data.n_rounds == 2
 
 
 def test_zoom_keeps_the_top_of_the_curve_visible():
@@ -58,7 +58,7 @@ def test_zoom_keeps_the_top_of_the_curve_visible():
               for lr in np.logspace(-3, -1, 21)]
     trials += [TrialResult(1e-6, 0, Status.OK, 5.0, (1.0,), 1)]  # far and much worse
     data = sweep_plot_data(lrsweep.SweepResult(trials, "min", "loss"))
-    lo, hi = data["ylim"]
+    lo, hi = data.ylim
     assert lo < 0.3 < hi < 5.0
 
 
@@ -114,9 +114,9 @@ def test_far_outliers_are_marked_at_the_edge():
     trials.append(TrialResult(0.3, 0, Status.OK, 0.02, (1.0,), 1))
     result = lrsweep.SweepResult(trials, "max", "accuracy")
     data = sweep_plot_data(result)
-    assert [p["lr"] for p in data["outliers"]] == [0.3]
-    lo, hi = data["ylim"]
-    assert lo > 0.02 and all(lo <= p["metric"] <= hi for p in data["points"] if p["lr"] != 0.3)
+    assert [p.lr for p in data.outliers] == [0.3]
+    lo, hi = data.ylim
+    assert lo > 0.02 and all(lo <= p.metric <= hi for p in data.points if p.lr != 0.3)
     labels = result.plot().axes[0].get_legend_handles_labels()[1]
     assert "1 far outlier(s) below the axis" in labels
 
@@ -133,10 +133,10 @@ def crowded_search_result() -> lrsweep.SweepResult:
 
 def test_y_range_keeps_every_ok_point_on_the_axes():
     data = sweep_plot_data(crowded_search_result())
-    lo, hi = data["ylim"]
-    assert data["outliers"] == []
+    lo, hi = data.ylim
+    assert data.outliers == []
     # the zoom before issue 16 cut the far points off to show the top
-    assert all(lo <= p["metric"] <= hi for p in data["points"])
+    assert all(lo <= p.metric <= hi for p in data.points)
 
 
 def test_at_most_a_few_outliers_are_left_off():
@@ -158,10 +158,10 @@ def test_fitted_curve_is_clipped_to_the_metric_range():
     acc = [min(1.0, 1.02 - 0.08 * (math.log10(lr) + 2.5) ** 2) for lr in lrs]
     trials = [TrialResult(lr, 0, Status.OK, a, (1.0,), 1) for lr, a in zip(lrs, acc)]
     data = sweep_plot_data(lrsweep.SweepResult(trials, "max", "accuracy"))
-    xs = data["fit"][0]
-    assert np.nanmax(data["optimum"].predict(xs)) > 1.0  # the quadratic overshoots ...
-    assert max(data["fit"][1]) <= 1.0  # ... the drawn curve does not
-    assert data["bounds"] == (0.0, 1.0) and data["ylim"][1] <= 1.0 + 0.03
+    xs = data.fit[0]
+    assert np.nanmax(data.optimum.predict(xs)) > 1.0  # the quadratic overshoots ...
+    assert max(data.fit[1]) <= 1.0  # ... the drawn curve does not
+    assert data.bounds == (0.0, 1.0) and data.ylim[1] <= 1.0 + 0.03
 
 
 def test_loss_panel_is_smoothed_and_keeps_the_raw_curves():
@@ -172,22 +172,22 @@ def test_loss_panel_is_smoothed_and_keeps_the_raw_curves():
         trials.append(TrialResult(lr, 0, Status.OK, 0.5, curve, 300))
     trials.append(TrialResult(1.0, 0, Status.DIVERGED, None, (2.0, 9.0, 80.0), 3))
     data = sweep_plot_data(lrsweep.SweepResult(trials, "max", "accuracy"))
-    series = {s["lr"]: s for s in data["loss"]["series"]}
+    series = {s.lr: s for s in data.loss.series}
     s = series[1e-2]
-    raw = np.array(s["raw"][0][1])
-    assert len(raw) == 300 and len(s["ema"]) == 300
-    assert np.std(np.diff(s["ema"])) < np.std(np.diff(raw)) / 5  # much smoother
-    assert abs(np.mean(s["ema"][-50:]) - np.mean(raw[-50:])) < 0.1  # and not biased
+    raw = np.array(s.raw[0][1])
+    assert len(raw) == 300 and len(s.ema) == 300
+    assert np.std(np.diff(s.ema)) < np.std(np.diff(raw)) / 5  # much smoother
+    assert abs(np.mean(s.ema[-50:]) - np.mean(raw[-50:])) < 0.1  # and not biased
     d = series[1.0]
-    assert d["status"] == "diverged" and d["end"] == (2, 80.0)  # crossed where it stopped
-    assert data["loss"]["lr_range"] == (1e-3, 1.0)  # the colour scale spans every LR shown
+    assert d.status == "diverged" and d.end == (2, 80.0)  # crossed where it stopped
+    assert data.loss.lr_range == (1e-3, 1.0)  # the colour scale spans every LR shown
 
 
 def test_loss_panel_spreads_the_lrs_it_shows_over_the_range():
     result = crowded_search_result()
-    loss = sweep_plot_data(result)["loss"]
-    shown = [s["lr"] for s in loss["series"]]
-    assert loss["total"] == 28 and len(shown) <= 12
+    loss = sweep_plot_data(result).loss
+    shown = [s.lr for s in loss.series]
+    assert loss.total == 28 and len(shown) <= 12
     assert min(shown) == min(result.lrs) and max(shown) == max(result.lrs)
     assert result.best().lr in shown
 
@@ -236,7 +236,7 @@ def test_a_round_that_reruns_lrs_with_a_new_seed_owns_those_trials():
               for lr, s in ((1e-3, 0), (1e-2, 0), (1e-1, 0), (1e-3, 1), (1e-2, 1))]
     data = sweep_plot_data(lrsweep.SweepResult(trials, "max", "accuracy"), optimum=False,
                            rounds=owner)
-    by_round = {k: sorted((p["lr"], p["seed"]) for p in data["points"] if p["round"] == k)
+    by_round = {k: sorted((p.lr, p.seed) for p in data.points if p.round == k)
                 for k in (1, 2)}
     assert by_round[2] == [(1e-3, 1), (1e-2, 1)]
-    assert [r["n"] for r in data["rounds"]] == [3, 2]
+    assert [r.n for r in data.rounds] == [3, 2]

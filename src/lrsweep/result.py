@@ -1,5 +1,11 @@
 """``SweepResult``: the trials of a sweep, with the views a user wants (best, table, JSON,
-CSV, plot, optimum)."""
+CSV, plot, optimum, report).
+
+The views are computed where they live: the best measured LR by ``lrsweep.best``, the
+optimum by ``lrsweep.analysis``, the figures by ``lrsweep.plot`` and the HTML page by
+``lrsweep.report``. Those take any result-like object (``trials``, ``direction``,
+``metric_name``, ``by_lr()``...) and import none of the result classes, so the arrow runs one
+way: this class calls them, they never call back."""
 
 from __future__ import annotations
 
@@ -9,55 +15,14 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .trial import Status, TrialResult
+from .best import Best, Rows, best_measured, mean_metric, rows_by_lr, sd, tied_best
+from .text import format_table, plural
+from .trial import TrialResult
 
-
-@dataclass(frozen=True)
-class Best:
-    """The best measured LR of a sweep: ``metric`` is the mean over ``seeds`` (``sd`` their
-    standard deviation, None with one seed), compared only at the ``n_lrs`` LRs that every
-    one of those seeds ran (a mean over other seeds at another LR would rank seed luck). A
-    best LR never diverged (``status`` is always ok). With one seed it is that seed's best
-    (``one_seed``), not a mean."""
-
-    lr: float
-    metric: float
-    seeds: tuple[int, ...]
-    sd: float | None = None
-    status: Status = Status.OK
-    n_lrs: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return True
-
-    @property
-    def one_seed(self) -> bool:
-        return len(self.seeds) == 1
-
-    @property
-    def label(self) -> str:
-        """What ``metric`` is: "seed 0 only" or "mean over 3 seeds (0, 1, 2)"."""
-        if self.one_seed:
-            return f"seed {self.seeds[0]} only"
-        return f"mean over {len(self.seeds)} seeds ({', '.join(map(str, self.seeds))})"
-
-    def text(self, metric_name: str = "metric") -> str:
-        """"lr 0.0118: accuracy 0.9285, mean over 3 seeds (0, 1, 2), at the 6 LRs they all
-        ran"; a one-seed best says it is one seed's."""
-        where = "" if self.n_lrs < 2 else (
-            f", best of the {self.n_lrs} LRs it ran" if self.one_seed
-            else f", best of the {self.n_lrs} LRs they all ran")
-        return f"lr {self.lr:.4g}: {metric_name} {self.metric:.4f}, {self.label}{where}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "metric": self.metric,
-                "metric_is": "one seed's" if self.one_seed else "mean over seeds",
-                "seeds": list(self.seeds), "sd": self.sd, "n_lrs": self.n_lrs}
+__all__ = ["Best", "SweepResult"]
 
 
 class SweepResult:
@@ -76,6 +41,7 @@ class SweepResult:
         self.reused = 0  # trials taken from a store instead of trained (set by sweep)
         self.store: str | None = None  # the store's path, when a sweep used one (set by sweep)
         self._groups: dict[float, list[TrialResult]] | None = None
+        self._by_lr_rows: Rows | None = None
 
     # ---------------------------------------------------------------------------- views ----
     @property
@@ -86,9 +52,6 @@ class SweepResult:
     def seeds(self) -> list[int]:
         return sorted({t.seed for t in self.trials})
 
-    def _better(self, a: float, b: float) -> bool:
-        return a > b if self.direction == "max" else a < b
-
     def by_lr(self) -> dict[float, list[TrialResult]]:
         """Trials grouped by LR, in increasing LR (computed once)."""
         if self._groups is None:
@@ -98,63 +61,32 @@ class SweepResult:
             self._groups = dict(sorted(groups.items()))
         return self._groups
 
+    def _rows(self) -> Rows:
+        """The trials as ``lrsweep.best`` reads them (computed once)."""
+        if self._by_lr_rows is None:
+            ts = self.trials
+            self._by_lr_rows = rows_by_lr([t.lr for t in ts], [t.seed for t in ts],
+                                 [t.metric for t in ts], [t.status for t in ts])
+        return self._by_lr_rows
+
     def mean_metric(self, lr: float) -> float | None:
         """Mean over seeds of the finished trials at ``lr``; None if any seed diverged or
         none finished (a diverged seed makes the LR unusable)."""
-        group = self.by_lr().get(lr, [])
-        if not group or any(t.status is Status.DIVERGED for t in group):
-            return None
-        vals = [t.metric for t in group if t.ok]
-        return sum(vals) / len(vals) if vals else None  # type: ignore[arg-type]
+        return mean_metric(self._rows().get(lr, []))
 
     def best(self) -> Best | None:
-        """The best measured LR: the best mean metric over seeds, compared only at the LRs
-        that the same seeds all ran (the most seeds any LR has), never an LR where a seed
-        diverged, nor a failed trial. Not the luckiest seed: an LR tried on fewer seeds
-        (a search's coarse first round) is not ranked on their luck. ``optimum()`` is the
-        answer (the estimate between the LRs); this is the best point measured."""
-        sets: dict[float, tuple[int, ...]] = {}
-        for lr, group in self.by_lr().items():
-            if any(t.status is Status.DIVERGED for t in group):
-                continue
-            done = tuple(sorted({t.seed for t in group if t.ok}))
-            if done:
-                sets[lr] = done
-        if not sets:
-            return None
-        k = max(len(v) for v in sets.values())
-        # the seed set of size k that most LRs ran (ties: the lowest seeds)
-        counts: dict[tuple[int, ...], int] = defaultdict(int)
-        for v in sets.values():
-            if len(v) == k:
-                counts[v] += 1
-        seeds = min(counts, key=lambda v: (-counts[v], v))
-        best_lr, best_val = None, None
-        for lr, v in sets.items():
-            if v != seeds:
-                continue
-            m = self.mean_metric(lr)
-            if m is not None and (best_val is None or self._better(m, best_val)):
-                best_lr, best_val = lr, m
-        if best_lr is None or best_val is None:
-            return None
-        vals = [t.metric for t in self.by_lr()[best_lr] if t.ok]
-        return Best(best_lr, best_val, seeds, _sd(vals), n_lrs=counts[seeds])  # type: ignore[arg-type]
+        """The best measured LR (``lrsweep.best``): the best mean metric over seeds,
+        compared only at the LRs that the same seeds all ran (the most seeds any LR has),
+        never an LR where a seed diverged, nor a failed trial. ``optimum()`` is the answer
+        (the estimate between the LRs); this is the best point measured."""
+        return best_measured(self._rows(), self.direction)
 
     def tied_best(self) -> list[float]:
         """The LRs whose mean metric equals the best measured one (on the same seeds): more
         than one when the metric cannot tell them apart (saturated, or a small validation
         set)."""
-        best = self.best()
-        if best is None:
-            return []
-        out = []
-        for lr, group in self.by_lr().items():
-            m = self.mean_metric(lr)
-            seeds = tuple(sorted({t.seed for t in group if t.ok}))
-            if m is not None and seeds == best.seeds and abs(m - best.metric) <= 1e-9:
-                out.append(lr)
-        return out
+        rows = self._rows()
+        return tied_best(rows, best_measured(rows, self.direction))
 
     def saturated(self) -> str:
         """A warning, or "": several LRs tie at the best measured metric, e.g. accuracy 1.0
@@ -207,22 +139,20 @@ class SweepResult:
         for lr, group in self.by_lr().items():
             vals = [t.metric for t in group if t.ok]
             mean = self.mean_metric(lr)
-            sd = _sd(vals)  # type: ignore[arg-type]
+            spread = sd(vals)  # type: ignore[arg-type]
             statuses = sorted({t.status.value for t in group})
             finals = [t.curve[-1] for t in group if t.curve]
             rows.append((
                 "*" if best is not None and lr == best.lr else "",
                 f"{lr:.3e}",
                 "-" if mean is None else f"{mean:.4f}",
-                "" if sd is None else f"{sd:.4f}",
+                "" if spread is None else f"{spread:.4f}",
                 str(len(group)),
                 "/".join(statuses),
                 "-" if not finals else f"{sum(finals) / len(finals):.4g}",
                 f"{sum(t.wall_time for t in group):.2f}",
             ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-        lines.insert(1, "-" * len(lines[0]))
+        lines = [format_table(rows, align="r" * len(rows[0]))]
         notes = []
         if n_seeds > 1:
             notes.append(f"summed over the seeds of each LR (up to {n_seeds})")
@@ -305,7 +235,7 @@ class SweepResult:
         best = self.best()
         b = "none" if best is None else (f"lr={best.lr:.3g} {self.metric_name}="
                                          f"{best.metric:.4g} ({best.label})")
-        return f"SweepResult({len(self.trials)} trials, best measured {b})"
+        return f"SweepResult({plural(len(self.trials), 'trial')}, best measured {b})"
 
 
 def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:
@@ -317,9 +247,3 @@ def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:
     except ImportError:
         return None
 
-
-def _sd(vals: list[float]) -> float | None:
-    if len(vals) < 2:
-        return None
-    m = sum(vals) / len(vals)
-    return math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))

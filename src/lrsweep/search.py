@@ -24,142 +24,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from enum import Enum
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from .analysis import Optimum, estimate_optimum, optimum_from_trials
 from .errors import bad_arg
 from .grid import check_lr_range, log_grid
 from .result import SweepResult
-from .search_plan import Plan, next_round, trim
-from .sweep import as_task, check_seeds, sweep
+from .search_plan import Plan, Stop, StopReason, next_round, trim
+from .search_result import SearchResult, SearchRound
+from .sweep import as_task, check_seeds, protocol_of, sweep
+from .text import plural
 from .trial import TrialResult
 
 log = logging.getLogger("lrsweep")
 
 __all__ = ["SearchResult", "SearchRound", "StopReason", "search"]
-
-
-class StopReason(str, Enum):
-    """Why a search stopped. ``TIGHT`` and ``FLAT`` are converged: the interval's high/low is
-    at most the tolerance, or every LR in it is within ``band_tol / 2`` of the best with the
-    interval's confidence (a flat top: the LR is uncertain, the answer is good)."""
-
-    TIGHT = "tight"
-    FLAT = "flat"
-    NOISE_LIMITED = "noise-limited"
-    BUDGET = "budget"
-    MAX_ROUNDS = "max-rounds"
-    NOTHING_TO_TRY = "nothing-to-try"
-
-    @property
-    def converged(self) -> bool:
-        return self in (StopReason.TIGHT, StopReason.FLAT)
-
-
-@dataclass(frozen=True)
-class SearchRound:
-    """One round: the LRs it added (with ``seeds``), the range they were drawn from, why,
-    and the optimum after it."""
-
-    index: int
-    lrs: tuple[float, ...]
-    lr_range: tuple[float, float]
-    reason: str
-    optimum: Optimum
-    n_trials: int
-    steps: int
-    seeds: tuple[int, ...] = ()
-    added: int = 0
-
-    def summary(self) -> str:
-        lo, hi = self.lr_range
-        return (f"round {self.index}: +{self.added} trials ({len(self.lrs)} LRs in "
-                f"{lo:.3g}..{hi:.3g}; {self.reason}); {self.n_trials} trials so far -> "
-                f"{self.optimum.summary()}")
-
-
-@dataclass
-class SearchResult:
-    """What ``search`` found: every round, every trial, and the optimum over all of them
-    (with ``converged`` and ``stopped`` set). ``stop_reason``: a ``StopReason`` (``TIGHT``
-    and ``FLAT`` are converged); ``stopped``: the same in words. ``prior_trials``: trials the
-    study held before the search began (they enter every estimate; the budgets count only
-    the search's own)."""
-
-    rounds: list[SearchRound]
-    result: SweepResult
-    stopped: str
-    options: dict[str, Any] = field(default_factory=dict)
-    converged: bool = False
-    stop_reason: StopReason = StopReason.MAX_ROUNDS
-    prior_trials: int = 0
-
-    @property
-    def trials(self) -> list[TrialResult]:
-        return self.result.trials
-
-    @property
-    def steps_used(self) -> int:
-        """Total optimizer steps over all trials (diverged ones count what they ran)."""
-        return sum(t.steps for t in self.result.trials)
-
-    def optimum(self, **options: Any) -> Optimum:
-        """The optimum over all trials, saying whether the search converged (options as in
-        ``SweepResult.optimum``)."""
-        if not options and self.rounds:
-            opt = self.rounds[-1].optimum
-        else:
-            opt = self.result.optimum(**{**self.options, **options})
-        return replace(opt, converged=self.converged, stopped=self.stopped)
-
-    def round_of(self) -> dict[float, int]:
-        """LR -> the round (1-based) that first tried it."""
-        out: dict[float, int] = {}
-        for r in self.rounds:
-            for lr in r.lrs:
-                out.setdefault(lr, r.index)
-        return out
-
-    def table(self) -> str:
-        lines = [r.summary() for r in self.rounds]
-        lines.append(f"stopped: {self.stopped}; {len(self.trials)} trials, "
-                     f"{self.steps_used} trial-steps")
-        lines.append(self.result.table())
-        return "\n".join(lines)
-
-    def plot(self, path: str | Path | None = None, **options: Any) -> Any:
-        from .plot import plot_search
-
-        return plot_search(self, path, **options)
-
-    def report(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
-        """Write the HTML report of the search (its rounds included); see
-        ``SweepResult.report``."""
-        from .report import build_report, write_report
-
-        return write_report(path, build_report(self.result, search=self, **options),
-                            overwrite=overwrite)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stopped": self.stopped,
-            "converged": self.converged,
-            "stop_reason": self.stop_reason.value,
-            "prior_trials": self.prior_trials,
-            "steps_used": self.steps_used,
-            "optimum": self.optimum().to_dict(),
-            "rounds": [{"index": r.index, "lrs": list(r.lrs), "seeds": list(r.seeds),
-                        "added": r.added, "lr_range": list(r.lr_range), "reason": r.reason,
-                        "n_trials": r.n_trials, "steps": r.steps,
-                        "optimum": r.optimum.to_dict()} for r in self.rounds],
-        }
-
-    def __repr__(self) -> str:
-        return (f"SearchResult({len(self.rounds)} rounds, {len(self.trials)} trials, "
-                f"stopped={self.stopped!r}, {self.optimum().summary()})")
 
 
 def search(
@@ -221,15 +101,7 @@ def search(
     lo, hi = _check_range(lr_range)
     t = as_task(task, direction)
     seed_list = _seeds(seeds)
-    extra: list[int] = []
-    if extra_seeds is not None:
-        check_seeds(extra_seeds)  # validates; the order given is kept
-        extra = [s for s in dict.fromkeys(extra_seeds) if s not in seed_list]
-    if max_seeds is None:
-        max_seeds = (len(seed_list) + (len(extra) if extra_seeds is not None else 2)
-                     if len(seed_list) > 1 else 1)
-    _check_num("max_seeds", max_seeds, len(seed_list), int,
-               f"an integer >= {len(seed_list)} (the seeds given)")
+    pool = _seed_pool(seed_list, max_seeds, extra_seeds)
     _check_num("tolerance", tolerance, 1.0, float, "a factor > 1, e.g. 2**0.5")
     _check_num("max_rounds", max_rounds, 1, int, "an integer >= 1")
     _check_num("refine_points", refine_points, 1, int, "an integer >= 1")
@@ -245,32 +117,143 @@ def search(
     if estimator is not None:
         opt_kw["estimator"] = estimator
     estimate_optimum([], [], [], [], t.direction, **opt_kw)  # checks them before any training
+
+    trials = _Trials(t, engine, store, study, max_trials, max_steps,
+                     dict(progress=progress, tensorboard=tensorboard, **engine_options))
+    how = _Rules(pool, len(seed_list), refine_points, tolerance, band_tol, confirm,
+                 max_rounds, max_trials, max_steps, opt_kw)
+    plan, first = _first_plan(trials, lo, hi, points, how)
+    rounds, stop = _rounds(trials, plan, first, how, on_round)
+    result = SweepResult(trials.results.values(), t.direction, t.metric_name,
+                         engine=trials.names["engine"], study=trials.names["study"],
+                         protocol=protocol_of(t))
+    return SearchResult(rounds, result, stop.text, options=opt_kw,
+                        converged=stop.reason.converged, stop_reason=stop.reason,
+                        prior_trials=trials.prior)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """A search's settings, as its rounds use them (see ``search``'s arguments):
+    ``pool`` the seeds it may use, ``base`` how many of them the curve starts with."""
+
+    pool: list[int]
+    base: int
+    refine_points: int
+    tolerance: float
+    band_tol: float
+    confirm: int
+    max_rounds: int
+    max_trials: int | None
+    max_steps: int | None
+    opt_kw: dict[str, Any]
+
+
+def _rounds(trials: _Trials, plan: Plan | Stop, first: bool, how: _Rules,
+            on_round: Callable[[SearchRound], None] | None
+            ) -> tuple[list[SearchRound], Stop]:
+    """Run rounds from ``plan`` until a stop: converged ``confirm`` rounds in a row,
+    noise-limited or nothing to try, a budget spent, or ``max_rounds``."""
+    rounds: list[SearchRound] = []
+    stop, streak = Stop(StopReason.MAX_ROUNDS, "max_rounds"), 0
+    for index in range(1, how.max_rounds + 1):
+        if isinstance(plan, Stop):  # the study already answers it, or nothing to try
+            return rounds, plan
+        trimmed = trials.trim(plan)
+        if trimmed is None:
+            return rounds, Stop(StopReason.BUDGET,
+                                f"budget spent ({_budget_text(how.max_trials, how.max_steps)}"
+                                f"): not converged; {_what_next(rounds)}")
+        rnd = trials.run_round(index, trimmed, how.opt_kw)
+        rounds.append(rnd)
+        log.info("%s", rnd.summary())
+        if on_round is not None:
+            on_round(rnd)
+        done = _converged(rnd.optimum, how.tolerance, how.band_tol)
+        streak = streak + 1 if done is not None else 0
+        if done is not None and streak >= how.confirm:
+            return rounds, done
+        plan = next_round(trials.results, rnd.optimum, rounds, how.pool, how.base,
+                          how.refine_points, trials.left(), first=first and index == 1)
+        if isinstance(plan, Stop):  # noise-limited, or nothing to try
+            return rounds, plan
+        if index == how.max_rounds:
+            stop = Stop(StopReason.MAX_ROUNDS,
+                        f"max_rounds={how.max_rounds}: not converged (next: {plan.reason})")
+    return rounds, stop
+
+
+def _seed_pool(seed_list: list[int], max_seeds: int | None,
+               extra_seeds: Sequence[int] | None) -> list[int]:
+    """The seeds the search may use, in order: ``seed_list``, then the extra ones up to
+    ``max_seeds`` (``extra_seeds``, then the integers after the largest seed)."""
+    extra: list[int] = []
+    if extra_seeds is not None:
+        check_seeds(extra_seeds)  # validates; the order given is kept
+        extra = [s for s in dict.fromkeys(extra_seeds) if s not in seed_list]
+    if max_seeds is None:
+        max_seeds = (len(seed_list) + (len(extra) if extra_seeds is not None else 2)
+                     if len(seed_list) > 1 else 1)
+    _check_num("max_seeds", max_seeds, len(seed_list), int,
+               f"an integer >= {len(seed_list)} (the seeds given)")
     n_extra = max_seeds - len(seed_list)
     extra += [max(seed_list + extra) + 1 + i for i in range(max(0, n_extra - len(extra)))]
-    pool = seed_list + extra[:n_extra]
+    return seed_list + extra[:n_extra]
 
-    results: dict[tuple[float, int], TrialResult] = {}
-    rounds: list[SearchRound] = []
-    names = {"engine": engine if isinstance(engine, str) else getattr(engine, "name", "engine"),
-             "study": study}
-    if store is not None:  # what the study already holds counts and is used
-        from .store import open_study
 
-        handle = open_study(store, t, study)
-        names["study"] = handle.name
-        for r in handle.results(curves=False):
-            if r.status.value in ("ok", "diverged"):
-                results.setdefault(r.key, r)
-    prior = len(results)
-    prior_steps = sum(r.steps for r in results.values())
-    if prior:
-        log.info("search: %d trials already in study %s", prior, names["study"])
-    # the budgets count the search's own trials
-    trial_cap = None if max_trials is None else max_trials + prior
-    step_cap = None if max_steps is None else max_steps + prior_steps
+class _Trials:
+    """The search's trials so far (a study's earlier ones included) and the budgets that
+    count the search's own: runs a round's (lr, seed) pairs as sweeps, and says how many
+    full trials the budgets still allow."""
 
-    def run(pairs: list[tuple[float, int]]) -> int:
-        todo = [p for p in pairs if p not in results]
+    def __init__(self, task: Any, engine: Any, store: Any, study: str | None,
+                 max_trials: int | None, max_steps: int | None,
+                 sweep_options: dict[str, Any]) -> None:
+        self.task, self.engine, self.store = task, engine, store
+        self.sweep_options = sweep_options
+        self.results: dict[tuple[float, int], TrialResult] = {}
+        self.names = {"engine": engine if isinstance(engine, str)
+                      else getattr(engine, "name", "engine"), "study": study}
+        if store is not None:  # what the study already holds counts and is used
+            from .store import open_study
+
+            handle = open_study(store, task, study)
+            self.names["study"] = handle.name
+            for r in handle.results(curves=False):
+                if r.status.value in ("ok", "diverged"):
+                    self.results.setdefault(r.key, r)
+        self.prior = len(self.results)
+        prior_steps = self.steps_used()
+        if self.prior:
+            log.info("search: %s already in study %s", plural(self.prior, "trial"),
+                     self.names["study"])
+        self.trial_cap = None if max_trials is None else max_trials + self.prior
+        self.step_cap = None if max_steps is None else max_steps + prior_steps
+
+    def steps_used(self) -> int:
+        return sum(r.steps for r in self.results.values())
+
+    def step_cost(self) -> float:
+        """Steps of one full trial (the task's budget, else the longest trial seen)."""
+        steps = getattr(self.task, "steps", None)
+        if isinstance(steps, int) and steps > 0:
+            return float(steps)
+        return float(max([r.steps for r in self.results.values()] or [1]))
+
+    def left(self) -> float | None:
+        """Full trials the budgets still allow (None: no budget)."""
+        return _left(self.results, self.trial_cap, self.step_cap, self.step_cost())
+
+    def trim(self, plan: Plan) -> Plan | None:
+        return trim(plan, self.results, self.trial_cap, self.step_cap, self.step_cost(),
+                    self.steps_used())
+
+    def optimum(self, opt_kw: dict[str, Any]) -> Optimum:
+        return optimum_from_trials(self.results.values(), self.task.direction, **opt_kw)
+
+    def run(self, pairs: list[tuple[float, int]]) -> int:
+        """Train the pairs not run yet; how many that was."""
+        todo = [p for p in pairs if p not in self.results]
         by_seed: dict[int, list[float]] = {}
         for lr, s in todo:
             by_seed.setdefault(s, []).append(lr)
@@ -279,115 +262,72 @@ def search(
         for s, lrs in by_seed.items():
             groups.setdefault(tuple(sorted(lrs)), []).append(s)
         for lrs, ss in groups.items():
-            res = sweep(t, list(lrs), seeds=ss, engine=engine, store=store,
-                        study=names["study"], progress=progress, tensorboard=tensorboard,
-                        **engine_options)
-            names["engine"], names["study"] = res.engine, res.study
+            res = sweep(self.task, list(lrs), seeds=ss, engine=self.engine, store=self.store,
+                        study=self.names["study"], **self.sweep_options)
+            self.names["engine"], self.names["study"] = res.engine, res.study
             for r in res.trials:
-                results.setdefault(r.key, r)
+                self.results.setdefault(r.key, r)
         return len(todo)
 
-    def step_cost() -> float:
-        """Steps of one full trial (the task's budget, else the longest trial seen)."""
-        steps = getattr(t, "steps", None)
-        if isinstance(steps, int) and steps > 0:
-            return float(steps)
-        return float(max([r.steps for r in results.values()] or [1]))
+    def run_round(self, index: int, plan: Plan, opt_kw: dict[str, Any]) -> SearchRound:
+        """Run ``plan``; the round, with the optimum over every trial after it."""
+        added = self.run(plan.pairs)
+        return SearchRound(index, tuple(sorted({lr for lr, _ in plan.pairs})), plan.lr_range,
+                           plan.reason, self.optimum(opt_kw), len(self.results),
+                           self.steps_used(), tuple(sorted({s for _, s in plan.pairs})), added)
 
-    # round one: a coarse grid; two seeds (unless the budget is small), so that one seed's
-    # luck does not decide where the search looks
-    first_seeds = pool[:2] if len(seed_list) > 1 and (max_trials is None or max_trials >= 30) \
-        else pool[:1]
+
+def _first_plan(trials: _Trials, lo: float, hi: float, points: int, how: _Rules
+                ) -> tuple[Plan | Stop, bool]:
+    """Round one's plan (or a stop, when a study's earlier trials already answer it), and
+    whether round one is still the coarse one.
+
+    Round one is a coarse grid; two seeds (unless the budget is small), so that one seed's
+    luck does not decide where the search looks. An LR a study tried near a grid point
+    serves for it; a study that already located the top goes on from there."""
+    results, pool = trials.results, how.pool
+    first_seeds = pool[:2] if how.base > 1 and (how.max_trials is None
+                                                or how.max_trials >= 30) else pool[:1]
     grid = log_grid(lo, hi, points)
     cell = math.log10(hi / lo) / max(points - 1, 1)
     tried = sorted({lr for lr, _ in results})
     grid = [lr for lr in grid if not tried or min(
         abs(math.log10(lr / v)) for v in tried) > cell / 3]  # a tried LR near it serves
-    plan: Plan | str | None = Plan(_pairs_of(grid, first_seeds), (lo, hi),
-                                   f"coarse grid, {len(first_seeds)} seed"
-                                   f"{'s' * (len(first_seeds) > 1)}")
-    first = True
-    stopped, reason, streak = "max_rounds", StopReason.MAX_ROUNDS, 0
-    if prior:
-        opt0 = optimum_from_trials(results.values(), t.direction, **opt_kw)
-        done = _converged(opt0, tolerance, band_tol)
-        if done is not None:  # the study's trials already answer it: nothing to train
-            stopped, reason = done
-            plan = None
-        elif opt0.found and opt0.basis == "seeds":  # the study already located the top
-            plan = next_round(results, opt0, rounds, pool, len(seed_list), refine_points,
-                              _left(results, trial_cap, step_cap, step_cost()), first=False)
-            first = False
-        elif not plan.pairs:  # the study holds the coarse grid already
-            plan = next_round(results, opt0, rounds, pool, len(seed_list), refine_points,
-                              _left(results, trial_cap, step_cap, step_cost()), first=True)
-            first = False
-    for index in range(1, max_rounds + 1):
-        if plan is None and reason.converged:
-            break
-        if isinstance(plan, str):
-            stopped, reason = plan, _reason_of(plan)
-            break
-        plan = trim(plan, results, trial_cap, step_cap, step_cost(),
-                    sum(r.steps for r in results.values()))
-        if plan is None:
-            stopped = (f"budget spent ({_budget_text(max_trials, max_steps)}): not converged; "
-                       f"{_what_next(rounds)}")
-            reason = StopReason.BUDGET
-            break
-        added = run(plan.pairs)
-        opt = optimum_from_trials(results.values(), t.direction, **opt_kw)
-        rnd = SearchRound(index, tuple(sorted({lr for lr, _ in plan.pairs})), plan.lr_range,
-                          plan.reason, opt, len(results), sum(r.steps for r in results.values()),
-                          tuple(sorted({s for _, s in plan.pairs})), added)
-        rounds.append(rnd)
-        log.info("%s", rnd.summary())
-        if on_round is not None:
-            on_round(rnd)
-        done = _converged(opt, tolerance, band_tol)
-        streak = streak + 1 if done is not None else 0
-        if done is not None and streak >= confirm:
-            stopped, reason = done
-            break
-        left = _left(results, trial_cap, step_cap, step_cost())
-        plan = next_round(results, opt, rounds, pool, len(seed_list), refine_points, left,
-                          first=first and index == 1)
-        if isinstance(plan, str):
-            stopped, reason = plan, _reason_of(plan)  # noise-limited, or nothing to try
-            break
-        if index == max_rounds:
-            stopped = (f"max_rounds={max_rounds}: not converged"
-                       + (f" (next: {plan.reason})" if isinstance(plan, Plan) else ""))
-            reason = StopReason.MAX_ROUNDS
-
-    result = SweepResult(results.values(), t.direction, t.metric_name, engine=names["engine"],
-                         study=names["study"], protocol=_protocol(t))
-    return SearchResult(rounds, result, stopped, options=opt_kw, converged=reason.converged,
-                        stop_reason=reason, prior_trials=prior)
+    plan = Plan(_pairs_of(grid, first_seeds), (lo, hi),
+                f"coarse grid, {plural(len(first_seeds), 'seed')}")
+    if not trials.prior:
+        return plan, True
+    opt0 = trials.optimum(how.opt_kw)
+    done = _converged(opt0, how.tolerance, how.band_tol)
+    if done is not None:  # the study's trials already answer it: nothing to train
+        return done, True
+    if opt0.found and opt0.basis == "seeds":  # the study already located the top
+        return next_round(results, opt0, [], pool, how.base, how.refine_points,
+                          trials.left(), first=False), False
+    if not plan.pairs:  # the study holds the coarse grid already
+        return next_round(results, opt0, [], pool, how.base, how.refine_points,
+                          trials.left(), first=True), False
+    return plan, True
 
 
-def _converged(opt: Optimum, tolerance: float, band_tol: float
-               ) -> tuple[str, StopReason] | None:
-    """(words, reason) when ``opt`` is converged: tight (high/low <= ``tolerance``) or flat
+def _converged(opt: Optimum, tolerance: float, band_tol: float) -> Stop | None:
+    """The stop when ``opt`` is converged: tight (high/low <= ``tolerance``) or flat
     (every LR in the interval within ``band_tol / 2`` of the best); None otherwise. An open
     end, one seed, or a best LR at the end of the seeded window is never converged."""
     if not (opt.found and not opt.at_edge and opt.basis == "seeds" and not opt.window_edge):
         return None
     if opt.ratio <= tolerance:
-        return f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}", StopReason.TIGHT
+        return Stop(StopReason.TIGHT,
+                    f"converged: interval x{opt.ratio:.2f} <= x{tolerance:.2f}")
     if opt.flat:
-        return (f"converged, flat top: any LR in {opt.low:.3g}..{opt.high:.3g} is within "
-                f"{band_tol / 2:.1%} of the best ({opt.level:.0%} confidence)", StopReason.FLAT)
+        return Stop(StopReason.FLAT,
+                    f"converged, flat top: any LR in {opt.low:.3g}..{opt.high:.3g} is within "
+                    f"{band_tol / 2:.1%} of the best ({opt.level:.0%} confidence)")
     return None
 
 
 def _pairs_of(lrs: Sequence[float], seeds: Sequence[int]) -> list[tuple[float, int]]:
     return [(lr, s) for s in seeds for lr in lrs]
-
-
-def _reason_of(text: str) -> StopReason:
-    return StopReason.NOISE_LIMITED if text.startswith("noise-limited") \
-        else StopReason.NOTHING_TO_TRY
 
 
 def _budget_text(max_trials: int | None, max_steps: int | None) -> str:
@@ -444,10 +384,3 @@ def _check_num(name: str, value: Any, low: float, kind: type, expected: str) -> 
         ok = ok and float(value).is_integer()
     if not ok or not math.isfinite(value) or value < low or (kind is float and value <= low):
         raise bad_arg(name, value, expected, f"Pass {name}= as {expected}.")
-
-
-def _protocol(task: Any) -> dict[str, Any]:
-    try:
-        return task.protocol()
-    except Exception:  # a description must never sink a search
-        return {}

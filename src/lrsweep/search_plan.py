@@ -9,6 +9,8 @@ the seeds' spread dominates. With every seed in use and the seeds dominating (or
 longer shrinking the interval), the search is noise-limited. Before that, round two brackets
 the one-seed coarse round's best point with every seed (fewer seeds on a finer grid when
 the budget is small).
+
+A search stops with a ``Stop``: its ``StopReason`` and the same in words.
 """
 
 from __future__ import annotations
@@ -16,15 +18,43 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
 from .analysis import Optimum
 from .grid import canonical_lr, log_grid
 from .stats import t_quantile
+from .text import plural
 from .trial import TrialResult
 
 Results = dict[tuple[float, int], TrialResult]
+
+
+class StopReason(str, Enum):
+    """Why a search stopped. ``TIGHT`` and ``FLAT`` are converged: the interval's high/low is
+    at most the tolerance, or every LR in it is within ``band_tol / 2`` of the best with the
+    interval's confidence (a flat top: the LR is uncertain, the answer is good)."""
+
+    TIGHT = "tight"
+    FLAT = "flat"
+    NOISE_LIMITED = "noise-limited"
+    BUDGET = "budget"
+    MAX_ROUNDS = "max-rounds"
+    NOTHING_TO_TRY = "nothing-to-try"
+
+    @property
+    def converged(self) -> bool:
+        return self in (StopReason.TIGHT, StopReason.FLAT)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The end of a search: why (``reason``) and the same in words (``text``, the
+    ``SearchResult.stopped`` a user reads)."""
+
+    reason: StopReason
+    text: str
 
 
 @dataclass(frozen=True)
@@ -70,7 +100,7 @@ def trim(plan: Plan | None, results: Results, max_trials: int | None, max_steps:
 
 def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: list[int],
                base: int, k: int, left: float | None = None, fine: float = 1 / 6,
-               first: bool | None = None) -> Plan | str:
+               first: bool | None = None) -> Plan | Stop:
     """The next round's plan, or why the search stops (see the module docstring). LRs come
     first while the fit has fewer than 5 LRs or the grid at the estimate is coarser than
     ``fine`` decades: on a coarse grid the seeds' spread is not yet measured well. ``left``:
@@ -85,7 +115,7 @@ def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: l
     ceiling = opt.diverged_above
     if not opt.found:
         if ceiling is None:
-            return "no new LRs to try: every trial failed"
+            return Stop(StopReason.NOTHING_TO_TRY, "no new LRs to try: every trial failed")
         span = max(float(x_tried[-1] - x_tried[0]), 1.0)
         lo, hi = 10 ** (x_tried[0] - span), 10 ** x_tried[0]
         first = seeds_in[:1] or pool[:1]
@@ -116,15 +146,17 @@ def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: l
         if plan is not None:
             return plan
         if opt.basis != "seeds":
-            return "no new LRs to try: the grid is as fine as it is useful"
+            return Stop(StopReason.NOTHING_TO_TRY,
+                        "no new LRs to try: the grid is as fine as it is useful")
     extra = [s for s in pool if s not in seeds_in]
     if extra:
         return _add_seed(window, results, extra[0])
     n = opt.n_seeds
     more = opt.with_seeds(2 * n)
     why = "new LRs no longer shrink it" if stalled else "set by the spread of the seeds"
-    return (f"noise-limited: interval x{opt.ratio:.2f} is {why} ({n} seeds); "
-            f"{2 * n} seeds would give about x{more:.2f}")
+    return Stop(StopReason.NOISE_LIMITED,
+                f"noise-limited: interval x{opt.ratio:.2f} is {why} ({n} seeds); "
+                f"{2 * n} seeds would give about x{more:.2f}")
 
 
 def _window_lrs(opt: Optimum, tried: list[float]) -> list[float]:
@@ -202,7 +234,7 @@ def _bracket(opt: Optimum, x_tried: np.ndarray, tried: list[float], ceiling: flo
     pairs = [p for p in _pairs(sorted(new + old), seeds) if p not in results]
     lrs = [lr for lr, _ in pairs] or [10**xb]
     return Plan(pairs, (min(lrs), max(lrs)),
-                f"bracketing the best point with {len(seeds)} seed{'s' * (len(seeds) > 1)}")
+                f"bracketing the best point with {plural(len(seeds), 'seed')}")
 
 
 def _within_noise(results: Results, opt: Optimum, xb: float, z: float = 2.0

@@ -15,6 +15,8 @@ from .objective import as_task
 from .progress import progress_hook
 from .result import SweepResult
 from .task import Task
+from .tensorboard_log import tensorboard_logger
+from .text import plural
 from .threads import check_threads, sweep_threads
 from .trial import Status, TrialResult, TrialSpec
 
@@ -107,6 +109,46 @@ def sweep(
             TensorBoard run (loss curve, HParams lr/seed/status -> metric).
     """
     t = as_task(task, direction)
+    grid = _grid(lrs, lr_range, num)
+    seed_list = check_seeds(seeds)
+    threads = check_threads(threads)
+    eng = get_engine(engine, t, **engine_options)
+    specs = [TrialSpec(lr, s) for s in seed_list for lr in grid]
+    handle, done = _open_study(store, t, study, specs)
+    todo = [s for s in specs if (s.lr, s.seed) not in done]
+    board = tensorboard_logger(tensorboard, t)
+    run = _Run(t, eng.name, handle, study, done, len(specs) - len(todo),
+               on_result=on_result, writers=[board] if board is not None else [])
+    try:
+        if todo:
+            run.bar = _progress(len(todo) * run.per_trial, eng.name, run.unit, progress)
+            with sweep_threads(threads, t) as run.policy, progress_hook(run.on_steps):
+                if handle is not None:
+                    from .store.lease import run_leased
+
+                    # one unit (a trial, a stacked group) claimed at a time: N processes
+                    # on one study share its trials, and what a live peer sweep trains is
+                    # waited for, not trained twice
+                    units = getattr(eng, "units", None)
+                    run_leased(handle, todo, eng.name,
+                               lambda specs: eng.run(t, specs, run.collect),
+                               lambda r: run.collect(r, here=False),
+                               None if units is None else (lambda specs: units(t, specs)))
+                else:
+                    eng.run(t, todo, run.collect)
+    except BaseException as e:
+        # nothing finished is lost: the store has it, and the exception carries it too
+        e.partial_result = run.result()  # type: ignore[attr-defined]
+        raise
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+    return run.result()
+
+
+def _grid(lrs: Sequence[float] | None, lr_range: tuple[float, float] | None,
+          num: int) -> list[float]:
+    """The sweep's LRs: ``lrs`` checked, or ``log_grid(*lr_range, num)``."""
     if lrs is None:
         lo, hi = lr_range if lr_range is not None else (1e-5, 1e-1)
         lrs = log_grid(lo, hi, num)
@@ -114,97 +156,89 @@ def sweep(
     if isinstance(lrs, tuple) and len(grid) == 2 and grid[1] / grid[0] > 10:
         log.warning("sweep: 2 LRs (%.3g and %.3g); for a range use lrsweep.log_grid(lo, hi, n)"
                     " (search(task, (lo, hi)) takes a pair as a range)", grid[0], grid[1])
-    seed_list = check_seeds(seeds)
-    threads = check_threads(threads)
-    eng = get_engine(engine, t, **engine_options)
-    specs = [TrialSpec(lr, s) for s in seed_list for lr in grid]
+    return grid
 
-    handle: StudyHandle | None = None
-    done: dict[tuple[float, int], TrialResult] = {}
-    if store is not None:
-        from .store import open_study
 
-        handle = open_study(store, t, study)
-        for r in handle.results():
-            if r.status in (Status.OK, Status.DIVERGED):
-                done[r.key] = r
-    todo = [s for s in specs if (s.lr, s.seed) not in done]
+def _open_study(store: Any, task: Any, study: str | None, specs: list[TrialSpec]
+                ) -> tuple[StudyHandle | None, dict[tuple[float, int], TrialResult]]:
+    """The study in ``store`` (None without a store) and its finished trials among
+    ``specs`` (ok or diverged: reused, never trained again)."""
+    if store is None:
+        return None, {}
+    from .store import open_study
+
+    handle = open_study(store, task, study)
+    wanted = {(s.lr, s.seed) for s in specs}
+    done = {r.key: r for r in handle.results()
+            if r.status in (Status.OK, Status.DIVERGED) and r.key in wanted}
     if done:
-        log.info("reusing %d finished trials from the store; %d to run",
-                 len([s for s in specs if (s.lr, s.seed) in done]), len(todo))
-    results: dict[tuple[float, int], TrialResult] = {
-        (s.lr, s.seed): done[(s.lr, s.seed)] for s in specs if (s.lr, s.seed) in done}
+        log.info("reusing %s from the store; %d to run",
+                 plural(len(done), "finished trial"), len(specs) - len(done))
+    return handle, done
 
-    # the bar counts trial-steps (a Task's budget is known) or trials (an objective's is not)
-    per_trial = t.steps if isinstance(t, Task) else 1
-    bar = _progress(len(todo) * per_trial, eng.name, "step" if isinstance(t, Task) else "trial",
-                    progress) if todo else None
-    finished = 0
-    policy: Any = None  # the sweep's threads (lrsweep.threads.Threads)
 
-    def on_steps(n: int) -> None:  # engines report steps as they run (engines.base.advance)
-        if bar is not None:
-            bar.update(max(0, min(n, bar.total - bar.n)))
-    from .integrations.tensorboard import tensorboard_logger
+class _Run:
+    """One sweep's bookkeeping while its engine runs: the results so far, the store's
+    record, the progress bar, the per-trial writers (TensorBoard) and ``on_result``."""
 
-    board = tensorboard_logger(tensorboard, t)
+    def __init__(self, task: Any, engine: str, handle: StudyHandle | None,
+                 study: str | None, done: dict[tuple[float, int], TrialResult], reused: int,
+                 *, on_result: Callable[[TrialResult], None] | None,
+                 writers: list[Callable[[TrialResult], None]]) -> None:
+        self.task, self.engine, self.handle, self.study = task, engine, handle, study
+        self.results = dict(done)
+        self.reused = reused
+        self.on_result = on_result
+        self.writers = writers
+        # the bar counts trial-steps (a Task's budget is known) or trials (an objective's
+        # is not)
+        self.per_trial = task.steps if isinstance(task, Task) else 1
+        self.unit = "step" if isinstance(task, Task) else "trial"
+        self.bar: Any = None
+        self.policy: Any = None  # the sweep's threads (lrsweep.threads.Threads)
+        self.finished = 0
 
-    def collect(r: TrialResult, *, here: bool = True) -> None:
-        nonlocal finished
-        results[r.key] = r
-        if handle is not None and here:
-            handle.record(r)
-        if board is not None:
-            board(r)
-        finished += 1
+    def on_steps(self, n: int) -> None:  # engines report steps as they run (progress.advance)
+        if self.bar is not None:
+            self.bar.update(max(0, min(n, self.bar.total - self.bar.n)))
+
+    def collect(self, r: TrialResult, *, here: bool = True) -> None:
+        """A finished trial: ``here`` False for a peer sweep's (not trained here: not
+        recorded again, not passed to ``on_result``)."""
+        self.results[r.key] = r
+        if self.handle is not None and here:
+            self.handle.record(r)
+        for write in self.writers:
+            write(r)
+        self.finished += 1
+        bar = self.bar
         if bar is not None:  # a finished trial's whole budget is done (diverged: skipped)
-            bar.update(max(0, finished * per_trial - bar.n))
+            bar.update(max(0, self.finished * self.per_trial - bar.n))
             bar.set_postfix_str(f"lr={r.lr:.2e} {r.status.value}", refresh=False)
-        if policy is not None:
-            policy.recheck()  # threads="auto": follow a load that came or went
-        if on_result is not None and here:  # a peer sweep's result: not trained here
-            on_result(r)
+        if self.policy is not None:
+            self.policy.recheck()  # threads="auto": follow a load that came or went
+        if self.on_result is not None and here:
+            self.on_result(r)
 
-    def partial() -> SweepResult:
-        res = SweepResult(results.values(), t.direction, t.metric_name, engine=eng.name,
-                          study=getattr(handle, "name", study), protocol=_protocol(t))
-        res.reused = len(specs) - len(todo)
-        path = getattr(getattr(handle, "store", None), "path", None)
+    def result(self) -> SweepResult:
+        res = SweepResult(self.results.values(), self.task.direction, self.task.metric_name,
+                          engine=self.engine, study=getattr(self.handle, "name", self.study),
+                          protocol=protocol_of(self.task))
+        res.reused = self.reused
+        path = getattr(getattr(self.handle, "store", None), "path", None)
         res.store = None if path is None or str(path) == ":memory:" else str(path)
+        policy = self.policy
         res.threads = (None if policy is None  # type: ignore[attr-defined]
                        else sorted(policy.used) if len(policy.used) > 1 else policy.threads)
         return res
 
-    try:
-        if todo:
-            with sweep_threads(threads, t) as policy, progress_hook(on_steps):
-                if handle is not None:
-                    from .store.lease import run_leased
 
-                    # one runner per trial: what a live peer sweep trains is waited for,
-                    # not trained twice
-                    # one unit (a trial, a stacked group) claimed at a time: N processes
-                    # on one study share its trials
-                    units = getattr(eng, "units", None)
-                    run_leased(handle, todo, eng.name, lambda specs: eng.run(t, specs, collect),
-                               lambda r: collect(r, here=False),
-                               None if units is None else (lambda specs: units(t, specs)))
-                else:
-                    eng.run(t, todo, collect)
-    except BaseException as e:
-        # nothing finished is lost: the store has it, and the exception carries it too
-        e.partial_result = partial()  # type: ignore[attr-defined]
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return partial()
-
-
-def _protocol(task: Any) -> dict[str, Any]:
+def protocol_of(task: Any) -> dict[str, Any]:
+    """``task.protocol()`` for a result's record, ``{}`` where the task cannot describe
+    itself (a description must never sink a sweep or a search)."""
     try:
         return task.protocol()
-    except Exception:  # a description must never sink a sweep
+    except Exception:
         return {}
 
 

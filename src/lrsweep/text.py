@@ -33,3 +33,12 @@ def format_table(rows: Sequence[Sequence[str]], *, align: str | None = None,
     if rule:
         lines.insert(1, "-" * max(len(s) for s in lines))
     return "\n".join(lines)
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and the noun, plural unless ``n`` is 1 (``nouns``: an irregular plural).
+
+    >>> plural(1, "LR"), plural(3, "seed"), plural(0, "trial")
+    ('1 LR', '3 seeds', '0 trials')
+    """
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from ..best import best_measured, rows_by_lr
 from ..errors import bad_arg
 from ..stats import t_quantile
 from .band import data_band, fit_band
-from .curve import blown_up, build_curve
-from .fit import fit_curve
+from .curve import Curve, blown_up, build_curve
+from .fit import Fit, fit_curve
 from .interval import (
     curve_spread,
     finish,
@@ -111,7 +112,8 @@ def estimate_optimum(
         direction=direction, level=float(level), band_tol=float(band_tol),
         n_seeds=full.n_seeds, metric_name=metric_name, estimator=estimator,
         lr_range=(float(10 ** full.x_all.min()), float(10 ** full.x_all.max()))
-        if full.x_all.size else None)
+        if full.x_all.size else None,
+        measured=best_measured(rows_by_lr(lrs, seeds, metrics, statuses), direction))
     if full.n == 0:
         div = full.diverged_above(None)
         why = "every LR diverged; try lower LRs" if div is not None else "no trial finished"
@@ -119,15 +121,8 @@ def estimate_optimum(
                        None if div is None else float(10**div), method="none", n_points=0,
                        note=why, **common)
     notes: list[str] = []
-    # cliffs: an LR above the best where a seed blew up counts as one where it diverged
-    blown = blown_up(full, full.best())
-    if blown.size:
-        notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
-                     "the estimate stays below it")
-    diverged = full
-    full = full.without(blown)
-    # the estimate's rows: the LRs that (most of) its seeds ran
-    cv = full.core()
+    diverged, full = full, _without_cliffs(full, notes)
+    cv = full.core()  # the estimate's rows: the LRs that (most of) its seeds ran
 
     q = (1 + level) / 2
     j = cv.best()
@@ -140,46 +135,129 @@ def estimate_optimum(
     if fit.coef is None:
         notes.append("no concave fit near the best point; using the best grid point")
 
-    # the statistical part of the interval
-    spread = seed_spread(cv, fit, opts, seed_method)
-    seed_se = None
-    if spread is not None:
-        basis = "seeds"
-        se, df, _ = spread
-        se = max(se, vertex_se(cv, fit, sigma))  # two seeds that agree by luck: not zero
-        seed_se = se / LOG10_2
-        stat_lo = stat_hi = t_quantile(q, df) * se
-        n_used = df + 1
-    else:
-        basis = "one-seed"
-        n_used = 1
-        one_sigma = math.sqrt(fit.rss / (fit.n_points - 3)) if (
-            fit.coef is not None and fit.n_points > 3) else math.nan
-        halves = curve_spread(cv, fit, one_sigma, opts, q, n_boot, random_state)
-        stat_lo, stat_hi = halves if halves is not None else (0.0, 0.0)
-        if halves is None and fit.coef is not None:
-            notes.append("no residual to estimate the noise from; interval from the grid")
+    spread = _statistical_part(cv, fit, sigma, opts, seed_method, q, n_boot, random_state,
+                               notes)
     if estimator == "gp":
         from .gp import gp_estimate
 
         gp = gp_estimate(cv, fit, q, random_state)
         if gp is not None:
             fit = replace(fit, x_hat=gp.x_hat)
-            stat_lo, stat_hi = gp.below, gp.above
+            spread = replace(spread, below=gp.below, above=gp.above)
             method = "gp"
+    low, high, res = _interval(cv, fit, spread, opts, cell_frac, model_error, notes)
+
+    lim = bounds if bounds is not None else metric_bounds(metric_name, metrics)
+    value, fitted = _metric_at(cv, fit, sigma, sign, band_tol, lim, metric_name, notes)
+    xj = float(cv.x[fit.j])
+    measured = float(cv.mean[fit.j])
+    band = _band(cv, fit, max(sign * value, measured), band_tol)
+    flat = None
+    if low is not None and high is not None and spread.basis == "seeds":
+        flat = regret_bound(cv, fit, low, high, level)
+    div_up = diverged.diverged_above(int(np.searchsorted(diverged.x, xj)))
+    below_tried, above_tried, edge = _edges(full, cv, fit.j)
+    return Optimum(
+        lr=float(10**fit.x_hat), low=None if low is None else float(10**low),
+        high=None if high is None else float(10**high), metric=float(value),
+        band=(float(10 ** band[0]), float(10 ** band[1])),
+        at_low_edge=fit.j == 0 and not below_tried,
+        at_high_edge=fit.j == cv.n - 1 and not above_tried and div_up is None,
+        diverged_above=None if div_up is None else float(10**div_up),
+        method=method, n_points=fit.n_points, best_lr=float(10**xj),
+        best_metric=float(sign * measured), fit=_plain_fit(fit, sign, xj),
+        fit_range=(float(10 ** cv.x[fit.lo]), float(10 ** cv.x[fit.hi])),
+        note="; ".join(notes), basis=spread.basis, metric_fitted=fitted,
+        seed_se=spread.seed_se, resolution=res / LOG10_2, flat_regret=flat,
+        window_edge=edge,
+        **{**common, "n_seeds": spread.n_used if spread.basis == "seeds" else full.n_seeds})
+
+
+def _interval(cv: Curve, fit: Fit, spread: _Spread, opts: tuple, cell_frac: float,
+              model_error: bool, notes: list[str]) -> tuple[float | None, float | None, float]:
+    """(low, high) in log10 (None: open) and the resolution part: the statistical part and
+    the grid's resolution in quadrature, then what the data say for sure (``finish``)."""
     # the seeds' spread cannot place the optimum further out than the rows fitted span
     span = float(cv.x[fit.hi] - cv.x[fit.lo]) if fit.hi > fit.lo else math.inf
-    stat_lo, stat_hi = min(stat_lo, span), min(stat_hi, span)
+    stat_lo, stat_hi = min(spread.below, span), min(spread.above, span)
     res = resolution(cv, fit, opts, cell_frac, model_error)
     lo_x = fit.x_hat - math.hypot(stat_lo, res)
     hi_x = fit.x_hat + math.hypot(stat_hi, res)
     low, high, more = finish(cv, fit, lo_x, hi_x)
     notes += more
+    return low, high, res
 
-    # the metric at the estimate: fitted where the fit is believable, else as measured
+
+def _band(cv: Curve, fit: Fit, ref: float, band_tol: float) -> tuple[float, float]:
+    """The near-optimal band (log10) within ``band_tol`` of ``ref``: from the data, then
+    following the fitted curve between the grid points."""
+    band = data_band(cv.x, cv.mean, fit.j, ref, band_tol, fit.x_hat)
+    if fit.coef is not None:
+        band = fit_band(fit.coef, float(cv.x[fit.j]), ref, band_tol, band,
+                        (float(cv.x[fit.lo]), float(cv.x[fit.hi])))
+    return band
+
+
+def _without_cliffs(full: Curve, notes: list[str]) -> Curve:
+    """Cliffs: an LR above the best where a seed blew up counts as one where it diverged."""
+    blown = blown_up(full, full.best())
+    if blown.size:
+        notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
+                     "the estimate stays below it")
+    return full.without(blown)
+
+
+def _edges(full: Curve, cv: Curve, j: int) -> tuple[bool, bool, str]:
+    """Whether LRs below / above the best row ``j`` were tried (any seed), and the window
+    edge: "low"/"high" when ``j`` is the end of the rows the estimate's seeds all ran but
+    LRs beyond it were tried with fewer seeds."""
+    xj = float(cv.x[j])
+    below_tried = bool(np.any(full.x < xj - 1e-12))
+    above_tried = bool(np.any(full.x > xj + 1e-12))
+    edge = ("low" if j == 0 and below_tried else
+            "high" if j == cv.n - 1 and above_tried else "")
+    return below_tried, above_tried, edge
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """The statistical part of the interval: half-widths (log10) ``below`` and ``above``
+    the estimate, on what ``basis`` ("seeds" or "one-seed"), the seeds' standard error of
+    log2(lr) (None with one seed) and the seeds it used."""
+
+    basis: str
+    below: float
+    above: float
+    seed_se: float | None
+    n_used: int
+
+
+def _statistical_part(cv: Curve, fit: Fit, sigma: float, opts: tuple, seed_method: str,
+                      q: float, n_boot: int, random_state: int, notes: list[str]) -> _Spread:
+    """With several seeds, the spread of the seeds' optima with a Student-t factor; with
+    one, a residual bootstrap of that seed's curve (``lrsweep.analysis.interval``)."""
+    spread = seed_spread(cv, fit, opts, seed_method)
+    if spread is not None:
+        se, df, _ = spread
+        se = max(se, vertex_se(cv, fit, sigma))  # two seeds that agree by luck: not zero
+        half = t_quantile(q, df) * se
+        return _Spread("seeds", half, half, se / LOG10_2, df + 1)
+    one_sigma = math.sqrt(fit.rss / (fit.n_points - 3)) if (
+        fit.coef is not None and fit.n_points > 3) else math.nan
+    halves = curve_spread(cv, fit, one_sigma, opts, q, n_boot, random_state)
+    if halves is None and fit.coef is not None:
+        notes.append("no residual to estimate the noise from; interval from the grid")
+    lo, hi = halves if halves is not None else (0.0, 0.0)
+    return _Spread("one-seed", lo, hi, None, 1)
+
+
+def _metric_at(cv: Curve, fit: Fit, sigma: float, sign: float, band_tol: float,
+               lim: tuple[float, float] | None, metric_name: str, notes: list[str]
+               ) -> tuple[float, bool]:
+    """The metric at the estimate (in the original sign), and whether it is the fitted
+    one: fitted where the fit is believable, else as measured; kept inside ``lim``."""
     xj = float(cv.x[fit.j])
     measured = float(cv.mean[fit.j])
-    lim = bounds if bounds is not None else metric_bounds(metric_name, metrics)
     pred = fit.value(fit.x_hat, xj, measured) if fit.coef is not None else measured
     se_best = sigma / math.sqrt(max(int(cv.count[fit.j]), 1)) if math.isfinite(sigma) else 0.0
     fitted = fit.coef is not None
@@ -197,37 +275,15 @@ def estimate_optimum(
     value = sign * (pred if fitted else measured)
     if lim is not None:  # a measured value outside the range (the data's own): kept inside
         value = min(max(value, lim[0]), lim[1])
-    ref = max(sign * value, measured)
-    band = data_band(cv.x, cv.mean, fit.j, ref, band_tol, fit.x_hat)
-    if fit.coef is not None:
-        band = fit_band(fit.coef, xj, ref, band_tol, band,
-                        (float(cv.x[fit.lo]), float(cv.x[fit.hi])))
-    fit_abc = None
-    if fit.coef is not None:
-        c0, c1, c2 = (float(v) for v in fit.coef)
-        # a + b (x - x0) + c (x - x0)^2 in the original sign and plain x
-        fit_abc = (sign * (c0 - c1 * xj + c2 * xj * xj), sign * (c1 - 2 * c2 * xj), sign * c2)
-    flat = None
-    if low is not None and high is not None and basis == "seeds":
-        flat = regret_bound(cv, fit, low, high, level)
-    div_up = diverged.diverged_above(int(np.searchsorted(diverged.x, xj)))
-    below_tried = bool(np.any(full.x < xj - 1e-12))
-    above_tried = bool(np.any(full.x > xj + 1e-12))
-    edge = ("low" if fit.j == 0 and below_tried else
-            "high" if fit.j == cv.n - 1 and above_tried else "")
-    return Optimum(
-        lr=float(10**fit.x_hat), low=None if low is None else float(10**low),
-        high=None if high is None else float(10**high), metric=float(value),
-        band=(float(10 ** band[0]), float(10 ** band[1])),
-        at_low_edge=fit.j == 0 and not below_tried,
-        at_high_edge=fit.j == cv.n - 1 and not above_tried and div_up is None,
-        diverged_above=None if div_up is None else float(10**div_up),
-        method=method, n_points=fit.n_points, best_lr=float(10**xj),
-        best_metric=float(sign * measured), fit=fit_abc,
-        fit_range=(float(10 ** cv.x[fit.lo]), float(10 ** cv.x[fit.hi])),
-        note="; ".join(notes), basis=basis, metric_fitted=fitted,
-        seed_se=seed_se, resolution=res / LOG10_2, flat_regret=flat, window_edge=edge,
-        **{**common, "n_seeds": n_used if basis == "seeds" else full.n_seeds})
+    return value, fitted
+
+
+def _plain_fit(fit: Fit, sign: float, xj: float) -> tuple[float, float, float] | None:
+    """The fit as (a, b, c) of ``a + b x + c x^2`` in the original sign and plain x."""
+    if fit.coef is None:
+        return None
+    c0, c1, c2 = (float(v) for v in fit.coef)
+    return (sign * (c0 - c1 * xj + c2 * xj * xj), sign * (c1 - 2 * c2 * xj), sign * c2)
 
 
 def metric_bounds(name: str, values: Any = ()) -> tuple[float, float] | None:

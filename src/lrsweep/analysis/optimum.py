@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..best import Best
 from ..stats import t_quantile
 
 #: interval bases: several seeds (covers the seed-mean optimum at ``level``); one seed (that
@@ -33,8 +34,11 @@ class Optimum:
 
     ``metric``: the metric at ``lr``, from the fitted curve when ``metric_fitted`` (kept
     inside the metric's possible range), else the best seed-mean value measured.
-    ``best_lr``/``best_metric``: the LR with the best seed-mean metric, and that mean. The
-    interval always holds ``best_lr``. ``band``: the LRs whose seed-mean metric is within
+    ``best_lr``/``best_metric``: the top of the rows the estimate fits (the best seed-mean
+    metric among the LRs that most of its seeds ran, a missing seed filled in by the
+    seed-offset model), and that mean. The interval always holds ``best_lr``. ``measured``:
+    the best measured LR (``lrsweep.best``: the best mean over the seeds that all ran it,
+    as ``SweepResult.best()``); the summary's "best measured" is this one. ``band``: the LRs whose seed-mean metric is within
     ``band_tol`` (relative) of the best. ``at_low_edge``/``at_high_edge``: the best LR is the
     lowest/highest tried (and, high, no LR above it diverged). ``diverged_above``: the first
     LR above ``best_lr`` where a seed diverged; the interval stays below it. ``fit``:
@@ -79,6 +83,12 @@ class Optimum:
     estimator: str = "quadratic"
     flat_regret: float | None = None
     window_edge: str = ""
+    measured: Best | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.measured, dict):  # an Optimum rebuilt from dataclasses.asdict
+            object.__setattr__(self, "measured", Best(**{**self.measured, "seeds": tuple(
+                self.measured.get("seeds", ()))}))
 
     # ---------------------------------------------------------------------------- views ----
     @property
@@ -160,6 +170,7 @@ class Optimum:
         d["ratio"] = None if math.isinf(self.ratio) else self.ratio
         d["open_low"], d["open_high"] = self.open_low, self.open_high
         d["meaning"] = self.meaning
+        d["measured"] = None if self.measured is None else self.measured.to_dict()
         return d
 
     # ------------------------------------------------------------------------- printing ----
@@ -191,9 +202,10 @@ class Optimum:
         if self.metric is not None:
             label = "fitted " if self.metric_fitted else ""
             parts.append(f"{label}{self.metric_name}={self.metric:.4g}")
-        if self.best_lr is not None and self.best_metric is not None:
-            parts.append(f"best measured lr={self.best_lr:.3g} "
-                         f"(mean {self.metric_name}={self.best_metric:.4g})")
+        if self.measured is not None:
+            what = "" if self.measured.one_seed else "mean "
+            parts.append(f"best measured lr={self.measured.lr:.3g} "
+                         f"({what}{self.metric_name}={self.measured.metric:.4g})")
         if self.band is not None:
             parts.append(f"band({self.band_tol:.0%})={self.band[0]:.3g}..{self.band[1]:.3g}")
         if self.diverged_above is not None:

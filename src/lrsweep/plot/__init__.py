@@ -3,8 +3,9 @@ optimum, its interval and the near-optimal band; the training-loss curves per LR
 of a search.
 
 Split as optuna's visualization is: ``sweep_plot_data`` / ``rounds_plot_data``
-(``lrsweep.plot.data``) compute everything drawn as plain numbers, tested without
-matplotlib; ``lrsweep.plot.draw`` draws it. matplotlib is imported lazily and only through
+(``lrsweep.plot.data``) compute everything drawn as plain numbers in typed records
+(``lrsweep.plot.records``: ``SweepPlotData``), tested without matplotlib;
+``lrsweep.plot.draw`` draws it. matplotlib is imported lazily and only through
 ``matplotlib.figure.Figure`` (no pyplot: no global state, no backend to pick, never a
 window).
 """
@@ -17,9 +18,10 @@ from typing import Any
 from ..analysis import Optimum
 from .data import rounds_plot_data, short_reason, sweep_plot_data, trial_rounds
 from .draw import draw_loss, draw_metric, draw_rounds, figure_class, render
+from .records import SweepPlotData
 
-__all__ = ["draw_loss", "draw_metric", "draw_rounds", "plot_search", "plot_sweep",
-           "render", "rounds_plot_data", "round_labels", "sweep_plot_data"]
+__all__ = ["SweepPlotData", "draw_loss", "draw_metric", "draw_rounds", "plot_search",
+           "plot_sweep", "render", "rounds_plot_data", "round_labels", "sweep_plot_data"]
 
 
 def plot_sweep(result: Any, path: str | Path | None = None, *, optimum: bool | Optimum = True,

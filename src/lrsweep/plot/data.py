@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..analysis import Optimum
+from ..analysis import metric_bounds as metric_range
 from ..trial import Status
 from .fmt import fmt_lr, fmt_tick
+from .records import LossCurve, LossPanel, LossSeries, Point, RoundStyle, SweepPlotData
 
 __all__ = ["ema", "lr_ticks", "log_ticks", "metric_bounds", "rounds_plot_data",
            "short_reason", "sweep_plot_data", "trial_rounds", "y_limits"]
@@ -29,19 +31,25 @@ ROUND_COLORS = ("#222222", "#E69F00", "#CC79A7", "#009E73", "#56B4E9", "#D55E00"
                 "#7F7F7F")
 LR_CMAP = "viridis"
 LR_CMAP_RANGE = (0.0, 0.88)  # viridis' last yellow is unreadable on white
-METRIC_BOUNDS = {"accuracy": (0.0, 1.0)}
 MAX_LOSS_CURVES = 12
 MAX_CURVE_POINTS = 400
 
 
 def metric_bounds(name: str, values: Sequence[float] = ()) -> tuple[float | None, float | None]:
-    """The range a metric can take: accuracy in [0, 1]; a loss that is never negative in
-    the data is >= 0; anything else unbounded."""
-    if name in METRIC_BOUNDS:
-        return METRIC_BOUNDS[name]
-    if name == "loss" and all(v >= 0 for v in values):
-        return (0.0, None)
-    return (None, None)
+    """The range a metric can take (``lrsweep.analysis.metric_bounds``: accuracy in [0, 1],
+    a loss >= 0, ...), an end that is infinite, or that the data cross (a "loss" that went
+    negative), as None (unbounded).
+
+    >>> metric_bounds("accuracy"), metric_bounds("loss", [0.3, -0.1]), metric_bounds("reward")
+    ((0.0, 1.0), (None, None), (None, None))
+    """
+    lim = metric_range(name, values)
+    if lim is None:
+        return (None, None)
+    seen = [float(v) for v in values if math.isfinite(v)]
+    lo, hi = lim
+    return (lo if math.isfinite(lo) and not (seen and min(seen) < lo) else None,
+            hi if math.isfinite(hi) and not (seen and max(seen) > hi) else None)
 
 
 def y_limits(values: Sequence[float], direction: str, *,
@@ -172,7 +180,7 @@ def _sample(n: int) -> np.ndarray:
             else np.unique(np.linspace(0, n - 1, MAX_CURVE_POINTS).round().astype(int)))
 
 
-def _loss_panel(result: Any, best_lr: float | None) -> dict[str, Any] | None:
+def _loss_panel(result: Any, best_lr: float | None) -> LossPanel | None:
     groups = {lr: g for lr, g in result.by_lr().items() if any(t.curve for t in g)}
     if not groups:
         return None
@@ -200,16 +208,14 @@ def _loss_panel(result: Any, best_lr: float | None) -> dict[str, Any] | None:
             last = max(len(c) for c in runs) - 1
             vals = [x for c in runs for x in c[-1:] if math.isfinite(x)]
             end = (last, max(vals) if vals else math.inf)
-        series.append({"lr": lr, "status": status, "steps": idx.tolist(),
-                       "ema": [smooth[i] for i in idx], "raw": raw, "end": end,
-                       "n_seeds": len(runs)})
-    ok = [s for s in series if s["status"] == "ok"] or series
-    ema_vals = [v for s in ok for v in s["ema"] if math.isfinite(v)]
-    raw_ok = [v for s in ok for _, r in s["raw"] for v in r if math.isfinite(v)]
-    starts = [s["ema"][0] for s in series if s["ema"]]
+        series.append(LossSeries(lr, status, idx.tolist(), [smooth[i] for i in idx], raw, end,
+                                 len(runs)))
+    ok = [s for s in series if s.status == "ok"] or series
+    ema_vals = [v for s in ok for v in s.ema if math.isfinite(v)]
+    raw_ok = [v for s in ok for _, r in s.raw for v in r if math.isfinite(v)]
+    starts = [s.ema[0] for s in series if s.ema]
     if not ema_vals:
-        return {"series": series, "ylim": None, "yscale": "linear", "yticks": [],
-                "lr_range": (lrs[0], lrs[-1]), "shown": len(shown), "total": len(lrs)}
+        return LossPanel(series, None, "linear", [], (lrs[0], lrs[-1]), len(shown), len(lrs))
     # the smoothed curves set the bottom; raw noise only down to its 2nd percentile
     lo = min(min(ema_vals), float(np.quantile(raw_ok, 0.02)) if raw_ok else math.inf)
     hi = max(max(ema_vals), max(starts))
@@ -221,9 +227,8 @@ def _loss_panel(result: Any, best_lr: float | None) -> dict[str, Any] | None:
         span = (hi - lo) or abs(hi) or 1.0
         ylim = (lo - 0.05 * span, hi + 0.12 * span)
         yticks = []
-    return {"series": series, "ylim": ylim, "yscale": "log" if log else "linear",
-            "yticks": yticks, "lr_range": (lrs[0], lrs[-1]), "shown": len(shown),
-            "total": len(lrs)}
+    return LossPanel(series, ylim, "log" if log else "linear", yticks, (lrs[0], lrs[-1]),
+                     len(shown), len(lrs))
 
 
 def _headline(opt: Optimum | None, study: str | None) -> str:
@@ -259,23 +264,13 @@ def wrap_title(text: str, width_in: float, fontsize: float) -> str:
 
 def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
                     rounds: dict[Any, int] | None = None,
-                    round_labels: dict[int, str] | None = None) -> dict[str, Any]:
-    """What ``plot_sweep`` draws, as plain data.
-
-    ``rounds`` maps (lr, seed) or lr to the round that ran it (``trial_rounds``).
-
-    Keys: ``points`` (finished trials: lr, seed, metric, round), ``mean`` (lr, mean metric)
-    for LRs where no seed diverged, ``diverged`` and ``failed`` (their LRs), ``optimum`` (an
-    ``Optimum`` or None), ``fit`` (xs, ys of the fitted curve clipped to ``bounds``, or
-    None), ``bounds`` (the metric's range), ``ylim`` and ``outliers`` (the points left off
-    the y-axis, marked at its edge), ``rounds`` (index, marker, colour, label, n),
-    ``curves`` (lr, status, mean training loss per step over seeds), ``loss`` (the loss
-    panel: smoothed and raw series, limits, ticks), ``lr_ticks``, ``title``,
-    ``metric_name``, ``direction``, ``n_rounds``.
-    """
+                    round_labels: dict[int, str] | None = None) -> SweepPlotData:
+    """What ``plot_sweep`` draws, as a ``SweepPlotData`` record (its fields say what each
+    part is). ``rounds`` maps (lr, seed) or lr to the round that ran it
+    (``trial_rounds``)."""
     rounds = rounds or {}
-    points = [{"lr": t.lr, "seed": t.seed, "metric": t.metric,
-               "round": round_of_trial(rounds, t.lr, t.seed)} for t in result.trials if t.ok]
+    points = [Point(t.lr, t.seed, t.metric, round_of_trial(rounds, t.lr, t.seed))
+              for t in result.trials if t.ok]
     mean = [(lr, m) for lr in result.lrs if (m := result.mean_metric(lr)) is not None]
     diverged = sorted({t.lr for t in result.trials if t.status is Status.DIVERGED})
     failed = sorted({t.lr for t in result.trials if t.status is Status.FAILED})
@@ -286,7 +281,7 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
         opt = result.optimum()
     else:
         opt = None
-    values = [p["metric"] for p in points]
+    values = [p.metric for p in points]
     bounds = metric_bounds(result.metric_name, values)
     fit = None
     if opt is not None and opt.fit is not None and opt.fit_range is not None:
@@ -307,28 +302,29 @@ def sweep_plot_data(result: Any, *, optimum: bool | Optimum = True,
         avg = np.mean([c[:n] for c in runs], axis=0)
         status = ("diverged" if any(t.status is Status.DIVERGED for t in group)
                   else "failed" if all(t.status is Status.FAILED for t in group) else "ok")
-        curves.append({"lr": lr, "status": status, "loss": avg.tolist()})
+        curves.append(LossCurve(lr, status, avg.tolist()))
     n_rounds = max(rounds.values()) if rounds else 1
     counts: dict[int, int] = {}
     for t in result.trials:
         k = round_of_trial(rounds, t.lr, t.seed)
         counts[k] = counts.get(k, 0) + 1
     labels = round_labels or {}
-    round_info = [{"index": k, "marker": ROUND_MARKERS[(k - 1) % len(ROUND_MARKERS)],
-                   "color": ROUND_COLORS[(k - 1) % len(ROUND_COLORS)],
-                   "label": f"round {k}" + (f" · {labels[k]}" if k in labels else ""),
-                   "n": counts.get(k, 0)}
+    round_info = [RoundStyle(k, ROUND_MARKERS[(k - 1) % len(ROUND_MARKERS)],
+                             ROUND_COLORS[(k - 1) % len(ROUND_COLORS)],
+                             f"round {k}" + (f" · {labels[k]}" if k in labels else ""),
+                             counts.get(k, 0))
                   for k in range(1, n_rounds + 1)]
-    all_lrs = [p["lr"] for p in points] + diverged + failed
+    all_lrs = [p.lr for p in points] + diverged + failed
     best = result.best()
-    return {"points": points, "mean": mean, "diverged": diverged, "failed": failed,
-            "optimum": opt, "fit": fit, "bounds": bounds, "ylim": ylim, "outliers": outliers,
-            "curves": curves, "loss": _loss_panel(result, None if best is None else best.lr),
-            "rounds": round_info, "n_rounds": n_rounds,
-            "lr_ticks": lr_ticks(min(all_lrs) / 1.5, max(all_lrs) * 1.5) if all_lrs else [],
-            "title": _headline(opt, getattr(result, "study", None)),
-            "metric_name": result.metric_name, "direction": result.direction,
-            "n_seeds": len(result.seeds)}
+    return SweepPlotData(
+        points=points, mean=mean, diverged=diverged, failed=failed, optimum=opt, fit=fit,
+        bounds=bounds, ylim=ylim, outliers=outliers, curves=curves,
+        loss=_loss_panel(result, None if best is None else best.lr), rounds=round_info,
+        n_rounds=n_rounds,
+        lr_ticks=lr_ticks(min(all_lrs) / 1.5, max(all_lrs) * 1.5) if all_lrs else [],
+        title=_headline(opt, getattr(result, "study", None)),
+        metric_name=result.metric_name, direction=result.direction,
+        n_seeds=len(result.seeds))
 
 
 def trial_rounds(rounds: Sequence[Any]) -> dict[Any, int]:

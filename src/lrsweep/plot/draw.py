@@ -14,6 +14,7 @@ import numpy as np
 
 from .data import LR_CMAP, LR_CMAP_RANGE, wrap_title
 from .fmt import fmt_lr
+from .records import SweepPlotData
 
 __all__ = ["draw_loss", "draw_metric", "draw_rounds", "figure_class", "render"]
 
@@ -59,12 +60,12 @@ def _fixed_ticks(axis: Any, ticks: list[tuple[float, str]]) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def draw_metric(ax: Any, d: dict[str, Any], *, legend: bool = True) -> None:
+def draw_metric(ax: Any, d: SweepPlotData, *, legend: bool = True) -> None:
     """The metric against the LR: trials (marker and colour by round), the fitted curve,
     the optimum with its interval, the near-optimal band, diverged LRs at the bottom."""
-    opt = d["optimum"]
-    pts = d["points"]
-    all_lrs = [p["lr"] for p in pts] + list(d["diverged"]) + list(d["failed"])
+    opt = d.optimum
+    pts = d.points
+    all_lrs = [p.lr for p in pts] + list(d.diverged) + list(d.failed)
     x0, x1 = (min(all_lrs) / 1.5, max(all_lrs) * 1.5) if all_lrs else (1e-6, 1.0)
     ax.set_xscale("log")
     ax.set_xlim(x0, x1)
@@ -79,37 +80,37 @@ def draw_metric(ax: Any, d: dict[str, Any], *, legend: bool = True) -> None:
         if opt.band is not None:
             ax.axvspan(opt.band[0], opt.band[1], ymin=0, ymax=0.035, color=BAND, lw=0,
                        alpha=0.85, label=f"band: within {opt.band_tol:.0%} of the best")
-    if d["mean"] and d.get("n_seeds", 1) > 1:
-        lrs, means = zip(*d["mean"])
+    if d.mean and d.n_seeds > 1:
+        lrs, means = zip(*d.mean)
         ax.plot(lrs, means, color=MUTED, lw=1, zorder=2,
-                label=f"mean over {d['n_seeds']} seeds")
-    elif d["mean"]:
-        lrs, means = zip(*d["mean"])
+                label=f"mean over {d.n_seeds} seeds")
+    elif d.mean:
+        lrs, means = zip(*d.mean)
         ax.plot(lrs, means, color="0.7", lw=0.9, zorder=2)
-    several = d["n_rounds"] > 1
-    for r in d["rounds"]:
-        mine = [p for p in pts if p["round"] == r["index"]]
+    several = d.n_rounds > 1
+    for r in d.rounds:
+        mine = [p for p in pts if p.round == r.index]
         if not mine:
             continue
-        label = r["label"] if several else (
-            "trials (one per seed)" if d.get("n_seeds", 1) > 1 else "trials")
-        ax.scatter([p["lr"] for p in mine], [p["metric"] for p in mine], s=26,
-                   marker=r["marker"], color=r["color"] if several else "k",
+        label = r.label if several else (
+            "trials (one per seed)" if d.n_seeds > 1 else "trials")
+        ax.scatter([p.lr for p in mine], [p.metric for p in mine], s=26,
+                   marker=r.marker, color=r.color if several else "k",
                    edgecolors="white", linewidths=0.5, zorder=4, label=label)
-    if d["fit"] is not None:
-        ax.plot(*d["fit"], color=FIT, lw=2, zorder=3, label="fitted curve")
+    if d.fit is not None:
+        ax.plot(*d.fit, color=FIT, lw=2, zorder=3, label="fitted curve")
     trans = ax.get_xaxis_transform()
-    for lrs, marker, color, label in ((d["diverged"], "x", DIVERGED, "diverged"),
-                                      (d["failed"], "s", MUTED, "failed")):
+    for lrs, marker, color, label in ((d.diverged, "x", DIVERGED, "diverged"),
+                                      (d.failed, "s", MUTED, "failed")):
         if lrs:  # a diverged trial has no metric: its LR is marked along the bottom
             ax.scatter(lrs, [0.018] * len(lrs), marker=marker, color=color, s=36, zorder=5,
                        transform=trans, label=label, clip_on=False)
-    if d["ylim"] is not None:
-        ax.set_ylim(*d["ylim"])
-    hidden = d.get("outliers") or []
+    if d.ylim is not None:
+        ax.set_ylim(*d.ylim)
+    hidden = d.outliers
     if hidden:
-        below = d["direction"] == "max"
-        ax.scatter([p["lr"] for p in hidden], [0.075 if below else 0.965] * len(hidden),
+        below = d.direction == "max"
+        ax.scatter([p.lr for p in hidden], [0.075 if below else 0.965] * len(hidden),
                    marker="v" if below else "^", color=MUTED, s=30, zorder=5,
                    transform=trans, clip_on=False,
                    label=f"{len(hidden)} far outlier(s) {'below' if below else 'above'} "
@@ -120,10 +121,10 @@ def draw_metric(ax: Any, d: dict[str, Any], *, legend: bool = True) -> None:
                     xycoords="axes fraction", xytext=(8 if low_side else -8, 0),
                     textcoords="offset points", ha="left" if low_side else "right",
                     va="center", fontsize=8, color=FIT)
-    _fixed_ticks(ax.xaxis, d.get("lr_ticks") or [])
+    _fixed_ticks(ax.xaxis, d.lr_ticks)
     ax.set_xlabel("learning rate")
-    better = "higher" if d["direction"] == "max" else "lower"
-    ax.set_ylabel(f"{d['metric_name']} ({better} is better)")
+    better = "higher" if d.direction == "max" else "lower"
+    ax.set_ylabel(f"{d.metric_name} ({better} is better)")
     ax.grid(True, which="major", color="0.9", lw=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -137,16 +138,16 @@ def draw_metric(ax: Any, d: dict[str, Any], *, legend: bool = True) -> None:
             ax.legend(fontsize=7.5, loc="best", framealpha=0.92, borderaxespad=0.6)
 
 
-def draw_loss(ax: Any, d: dict[str, Any], *, colorbar: bool = True) -> None:
+def draw_loss(ax: Any, d: SweepPlotData, *, colorbar: bool = True) -> None:
     """Training loss against step, one colour per LR (the colour bar names them): the
     smoothed mean over seeds solid, each trial's raw curve faint, a diverged trial dashed
     and crossed where it stopped (at the top edge when that is off the axes)."""
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
-    loss = d.get("loss")
+    loss = d.loss
     ax.set_xlabel("optimizer step")
-    seeds = d.get("n_seeds", 1)
+    seeds = d.n_seeds
     ax.set_ylabel("training loss" + (f" (mean over {seeds} seeds)" if seeds > 1 else ""))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -157,33 +158,33 @@ def draw_loss(ax: Any, d: dict[str, Any], *, colorbar: bool = True) -> None:
                 transform=ax.transAxes, color=MUTED)
         return
     cmap = _lr_cmap()
-    lo, hi = loss["lr_range"]
+    lo, hi = loss.lr_range
     norm = LogNorm(lo, hi if hi > lo else lo * 10)
-    ylim = loss["ylim"]
-    for s in loss["series"]:
-        color = cmap(norm(s["lr"]))
-        for steps, raw in s["raw"]:
+    ylim = loss.ylim
+    for s in loss.series:
+        color = cmap(norm(s.lr))
+        for steps, raw in s.raw:
             ax.plot(steps, raw, color=color, lw=0.6, alpha=0.22, zorder=1)
-        ls = "-" if s["status"] == "ok" else (0, (3, 1.5))
-        ax.plot(s["steps"], s["ema"], color=color, lw=1.7, ls=ls, zorder=3)
-        if s["end"] is not None and ylim is not None:
-            step, value = s["end"]
+        ls = "-" if s.status == "ok" else (0, (3, 1.5))
+        ax.plot(s.steps, s.ema, color=color, lw=1.7, ls=ls, zorder=3)
+        if s.end is not None and ylim is not None:
+            step, value = s.end
             top = ylim[1] if not math.isfinite(value) else min(value, ylim[1])
             ax.plot([step], [top], marker="X", color=color, ms=7, mec="white", mew=0.6,
                     zorder=5, clip_on=False)
-    ax.set_yscale(loss["yscale"])
+    ax.set_yscale(loss.yscale)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if loss["yscale"] == "log":
-        _fixed_ticks(ax.yaxis, loss["yticks"])
+    if loss.yscale == "log":
+        _fixed_ticks(ax.yaxis, loss.yticks)
     handles = [Line2D([], [], color="0.25", lw=1.7, label="smoothed (EMA)"),
                Line2D([], [], color="0.25", lw=0.6, alpha=0.35, label="raw, each trial")]
-    if any(s["status"] != "ok" for s in loss["series"]):
+    if any(s.status != "ok" for s in loss.series):
         handles.append(Line2D([], [], color="0.25", lw=1.7, ls=(0, (3, 1.5)), marker="X",
                               ms=6, mec="white", label="diverged (x: where it stopped)"))
     ax.legend(handles=handles, fontsize=7.5, loc="best", framealpha=0.92)
-    if loss["shown"] < loss["total"]:
-        ax.set_title(f"{loss['shown']} of {loss['total']} LRs shown, spread over the range",
+    if loss.shown < loss.total:
+        ax.set_title(f"{loss.shown} of {loss.total} LRs shown, spread over the range",
                      fontsize=8, color=MUTED, loc="left")
     if colorbar:
         from matplotlib.cm import ScalarMappable
@@ -195,8 +196,8 @@ def draw_loss(ax: Any, d: dict[str, Any], *, colorbar: bool = True) -> None:
         cb.set_label("learning rate (colour)")
         _fixed_ticks(cb.ax.yaxis, lr_ticks(norm.vmin, norm.vmax) or
                      [(v, fmt_lr(v)) for v in (norm.vmin, norm.vmax)])
-        for s in loss["series"]:  # a notch on the bar for each LR drawn
-            cb.ax.axhline(s["lr"], color="white" if s["status"] == "ok" else DIVERGED,
+        for s in loss.series:  # a notch on the bar for each LR drawn
+            cb.ax.axhline(s.lr, color="white" if s.status == "ok" else DIVERGED,
                           lw=0.9)
 
 
@@ -236,7 +237,7 @@ def draw_rounds(ax: Any, rows: list[dict[str, Any]],
     ax.tick_params(axis="y", length=0)
 
 
-def render(data: dict[str, Any], path: str | Path | None = None, *,
+def render(data: SweepPlotData, path: str | Path | None = None, *,
            title: str | None = None, dpi: int = 130) -> Any:
     """The two-panel figure of ``sweep_plot_data`` output (metric against LR; training
     loss); saved to ``path`` if given. Returns the Figure."""
@@ -245,7 +246,7 @@ def render(data: dict[str, Any], path: str | Path | None = None, *,
     ax, ax_loss = fig.subplots(1, 2, width_ratios=(1, 1.08))
     draw_metric(ax, data)
     draw_loss(ax_loss, data)
-    text = data.get("title", "") if title is None else title
+    text = data.title if title is None else title
     if text:
         fig.suptitle(wrap_title(text, 13, 10.5), fontsize=10.5)
     if path is not None:

@@ -88,7 +88,7 @@ def build_report(result: Any, *, search: Any = None, optimum: Any = None, law: A
     labels = {r["index"]: short_reason(r["reason"]) for r in rows}
     data = sweep_plot_data(result, optimum=optimum if optimum is not None else False,
                            rounds=round_of or None, round_labels=labels)
-    opt = data["optimum"]
+    opt = data.optimum
     if opt is None:  # nothing finished: an estimate that says so
         from ..analysis import optimum_from_trials
 

@@ -21,7 +21,7 @@ __all__ = ["Answer", "Recipe", "Step", "answer"]
 # fields of Optimum.to_dict() the answer shows in its own words (the rest go to ``extra``)
 SHOWN = {"lr", "low", "high", "metric", "band", "at_low_edge", "at_high_edge",
          "diverged_above", "n_seeds", "level", "direction", "band_tol", "note", "basis",
-         "converged", "stopped", "metric_name", "metric_fitted"}
+         "converged", "stopped", "metric_name", "metric_fitted", "measured"}
 
 
 @dataclass(frozen=True)

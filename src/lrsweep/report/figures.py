@@ -3,6 +3,7 @@ nothing is fetched, and each figure's ids are its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import re
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..plot.data import lr_ticks
 from ..plot.draw import draw_loss, draw_metric, draw_rounds, figure_class
+from ..plot.records import SweepPlotData
 
 __all__ = ["figure_svg", "law_svg", "loss_svg", "metric_svg", "rounds_svg", "zoom_window"]
 
@@ -45,63 +47,64 @@ def _figure(w: float, h: float) -> Any:
     return figure_class()(figsize=(w, h), layout="constrained")
 
 
-def metric_svg(data: dict[str, Any]) -> str:
+def metric_svg(data: SweepPlotData) -> str:
     fig = _figure(8.6, 4.5)
     draw_metric(fig.subplots(), data)
     return figure_svg(fig, "metric")
 
 
-def zoom_window(data: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+def zoom_window(data: SweepPlotData) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """x and y limits of a close-up on the optimum (the fit's window and the band, a little
     wider), or None when it would show nothing the full figure does not (fewer than four
     points inside, or most of the range)."""
-    opt = data["optimum"]
+    opt = data.optimum
     if opt is None or not opt.found or opt.fit_range is None:
         return None
     lo, hi = opt.fit_range
     if opt.band is not None:
         lo, hi = min(lo, opt.band[0]), max(hi, opt.band[1])
     lo, hi = lo / 1.4, hi * 1.4
-    lrs = [p["lr"] for p in data["points"]]
-    inside = [p["metric"] for p in data["points"] if lo <= p["lr"] <= hi]
+    lrs = [p.lr for p in data.points]
+    inside = [p.metric for p in data.points if lo <= p.lr <= hi]
     if len(inside) < 4 or not lrs:
         return None
     full = math.log10(max(lrs) / min(lrs)) or 1.0
     if math.log10(hi / lo) > 0.6 * full:
         return None
-    fit_y = [y for x, y in zip(*data["fit"]) if lo <= x <= hi] if data["fit"] else []
+    fit_y = [y for x, y in zip(*data.fit) if lo <= x <= hi] if data.fit else []
     ys = inside + fit_y
     span = (max(ys) - min(ys)) or 0.05
     return (lo, hi), (min(ys) - 0.15 * span, max(ys) + 0.08 * span)
 
 
-def zoom_svg(data: dict[str, Any]) -> str | None:
+def zoom_svg(data: SweepPlotData) -> str | None:
     window = zoom_window(data)
     if window is None:
         return None
     (x0, x1), (y0, y1) = window
     fig = _figure(8.6, 3.6)
     ax = fig.subplots()
-    inside = [lr for lr in data["diverged"] if x0 <= lr <= x1]
-    zoomed = {**data, "outliers": [], "ylim": (y0, y1), "lr_ticks": lr_ticks(x0, x1),
-              # the trials outside the window are not drawn (a renderer clips them onto
-              # the edge, where they would read as measurements at the window's end)
-              "points": [p for p in data["points"] if x0 <= p["lr"] <= x1],
-              "diverged": inside, "failed": [lr for lr in data["failed"] if x0 <= lr <= x1]}
+    inside = [lr for lr in data.diverged if x0 <= lr <= x1]
+    # the trials outside the window are not drawn (a renderer clips them onto the edge,
+    # where they would read as measurements at the window's end)
+    zoomed = dataclasses.replace(data, outliers=[], ylim=(y0, y1), lr_ticks=lr_ticks(x0, x1),
+                                 points=[p for p in data.points if x0 <= p.lr <= x1],
+                                 diverged=inside,
+                                 failed=[lr for lr in data.failed if x0 <= lr <= x1])
     draw_metric(ax, zoomed, legend=False)
     ax.set_xlim(x0, x1)
     return figure_svg(fig, "zoom")
 
 
-def loss_svg(data: dict[str, Any]) -> str:
+def loss_svg(data: SweepPlotData) -> str:
     fig = _figure(8.6, 4.3)
     draw_loss(fig.subplots(), data)
     return figure_svg(fig, "loss")
 
 
-def rounds_svg(rows: list[dict[str, Any]], data: dict[str, Any]) -> str:
+def rounds_svg(rows: list[dict[str, Any]], data: SweepPlotData) -> str:
     fig = _figure(8.6, 1.0 + 0.42 * len(rows))
-    draw_rounds(fig.subplots(), rows, data.get("lr_ticks"))
+    draw_rounds(fig.subplots(), rows, data.lr_ticks)
     return figure_svg(fig, "rounds")
 
 
