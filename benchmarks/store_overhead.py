@@ -26,9 +26,9 @@ import torch
 
 import lrsweep
 from lrsweep.examples import get_task
+from lrsweep.results.trial import TrialResult, TrialSpec
 from lrsweep.store import Store
 from lrsweep.store.lease import HEARTBEAT_INTERVAL, Lease
-from lrsweep.trial import TrialResult, TrialSpec
 
 
 def timed(fn: Any) -> tuple[float, Any]:

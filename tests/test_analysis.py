@@ -12,7 +12,7 @@ import pytest
 import lrsweep
 from lrsweep.analysis import Optimum, estimate_optimum, optimum_from_trials
 from lrsweep.errors import ConfigError
-from lrsweep.trial import Status, TrialResult
+from lrsweep.results.trial import Status, TrialResult
 
 
 def well(d: np.ndarray, k1: float = 1.0, k2: float = 2.5) -> np.ndarray:
@@ -447,7 +447,7 @@ def test_the_estimate_on_an_asymmetric_top_does_not_drift_with_the_grid_spacing(
 
 def test_best_measured_is_one_definition_for_the_result_and_the_optimum():
     """Issue 21/22: "best measured" is the mean over the seeds that all ran an LR, in
-    ``SweepResult.best()`` and in the ``Optimum``'s summary alike (``lrsweep.best``), not
+    ``SweepResult.best()`` and in the ``Optimum``'s summary alike (``lrsweep.results.best``), not
     the estimate's own top row (where a seed missing at an LR is filled in by the model)."""
     t = TrialResult
     trials = [t(lr, s, Status.OK, 0.9 - 0.1 * (math.log10(lr) + 2) ** 2 + 0.002 * s, (1.0,), 1)

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 import lrsweep
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import VectorizedEngine
-from lrsweep.trial import TrialSpec
+from lrsweep.results.trial import TrialSpec
 
 
 class Augmented(Dataset):

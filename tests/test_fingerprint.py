@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 import lrsweep
 from lrsweep import fingerprint as fp
 from lrsweep.errors import StoreError
-from lrsweep.objective import ObjectiveTask
 from lrsweep.store import open_study
+from lrsweep.task.objective import ObjectiveTask
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 256  # rows of the in-memory data: row 200 is far past the 64 rows hashed before
@@ -490,7 +490,7 @@ STABLE = textwrap.dedent("""
                          optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
                          train_data=(x, y), val_data=(x, y), batch_size=32, steps=4,
                          loss=nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0])), device="cpu")
-    from lrsweep.objective import ObjectiveTask
+    from lrsweep.task.objective import ObjectiveTask
     for t in (task, other, ObjectiveTask(make_objective(64), "max")):
         print(fp.fingerprint(fp.protocol_of(t)))
 """)

@@ -34,7 +34,7 @@ def objective(trial):
 
 
 def study_of(db: Path, **kw):
-    from lrsweep.objective import ObjectiveTask
+    from lrsweep.task.objective import ObjectiveTask
 
     return Store(db, **kw).open_study(ObjectiveTask(objective, "max"), "s")
 

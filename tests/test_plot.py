@@ -10,7 +10,7 @@ import pytest
 
 import lrsweep
 from lrsweep.plot import plot_sweep, sweep_plot_data
-from lrsweep.trial import Status, TrialResult
+from lrsweep.results.trial import Status, TrialResult
 
 
 def make_result() -> lrsweep.SweepResult:

@@ -8,7 +8,7 @@ import torch
 from conftest import small_mlp
 
 import lrsweep
-from lrsweep import threads as lt
+from lrsweep.train import threads as lt
 
 
 def task(blobs, steps=6):

@@ -14,7 +14,7 @@ from torch import nn
 import lrsweep
 from lrsweep.engines import get_engine
 from lrsweep.errors import ConfigError, EngineUnavailable
-from lrsweep.trial import Status, TrialSpec
+from lrsweep.results.trial import Status, TrialSpec
 
 pytestmark = pytest.mark.ray
 

@@ -17,8 +17,8 @@ from lrsweep.cli import main
 from lrsweep.plot.fmt import fmt_lr
 from lrsweep.report import build_report, is_report
 from lrsweep.report.facts import Recipe, answer
+from lrsweep.results.trial import Status, TrialResult
 from lrsweep.store import Store
-from lrsweep.trial import Status, TrialResult
 
 pytest.importorskip("matplotlib")
 

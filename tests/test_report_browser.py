@@ -18,7 +18,7 @@ import pytest
 
 import lrsweep
 from lrsweep.plot.fmt import fmt_lr
-from lrsweep.trial import Status, TrialResult
+from lrsweep.results.trial import Status, TrialResult
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("matplotlib")

@@ -445,8 +445,8 @@ def test_round_one_runs_two_seeds_and_the_stop_reason_is_typed():
 
 def test_the_window_edge_is_seeded_before_more_seeds_or_lrs():
     from lrsweep.analysis import optimum_from_trials
-    from lrsweep.search_plan import next_round
-    from lrsweep.trial import Status, TrialResult
+    from lrsweep.plan.rounds import next_round
+    from lrsweep.results.trial import Status, TrialResult
 
     f = Curve(-3.0, noise=0.001)
 

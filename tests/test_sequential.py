@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import lrsweep
 from lrsweep import Task
-from lrsweep.schedule import multiplier
+from lrsweep.train.schedule import multiplier
 
 
 def sgd_task(blobs, **kw):
@@ -132,7 +132,7 @@ def test_divergence_is_detected_and_never_best(blobs):
 
 
 def test_divergence_rule_smoothed_factor():
-    from lrsweep.divergence import DivergenceMonitor
+    from lrsweep.train.divergence import DivergenceMonitor
 
     m = DivergenceMonitor(4.0)
     assert not m.update(1.0)

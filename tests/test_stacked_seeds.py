@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 import lrsweep
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import VectorizedEngine
+from lrsweep.results.trial import Status, TrialSpec
 from lrsweep.store import Store
-from lrsweep.trial import Status, TrialSpec
 
 CURVE_RTOL = 2e-5  # README: where training is stable, curves within 2e-5 relative
 LRS = [1e-3, 3e-3, 1e-2, 3e-2]

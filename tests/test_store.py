@@ -112,7 +112,7 @@ def test_running_trials_left_by_a_dead_process_are_rerun(tmp_path):
     db = tmp_path / "s.db"
     study = open_study(db, task, "crash")
     left_running(study, [TrialSpec(lr, 0) for lr in LRS])
-    from lrsweep.training import run_trial
+    from lrsweep.train.loop import run_trial
 
     study.record(run_trial(task, TrialSpec(LRS[0], 0)))  # the only one that finished
     study.store.close()

@@ -12,18 +12,18 @@ import pytest
 import torch
 
 import lrsweep
-from lrsweep.divergence import DivergenceMasks, DivergenceMonitor
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import unsupported_reason
-from lrsweep.trial import Status, TrialResult, TrialSpec
+from lrsweep.results.trial import Status, TrialResult, TrialSpec
+from lrsweep.train.divergence import DivergenceMasks, DivergenceMonitor
 
 SRC = Path(lrsweep.__file__).parent
 # what lies above the engines in the flow task -> engine -> store -> analysis -> report
-ABOVE_ENGINES = ("sweep", "search", "store", "result", "analysis", "lr_finder", "cli",
-                 "transfer", "plot", "report", "integrations", "examples")
+ABOVE_ENGINES = ("sweep", "search", "store", "results.sweep_result", "results.search_result",
+                 "results.best", "analysis", "lr_finder", "cli", "transfer", "plot", "report",
+                 "integrations", "examples")
 # the task kinds and what they are built from sit below the engines
-TASK_LEVEL = ("task", "objective", "training", "divergence", "data", "trial", "rng",
-              "schedule", "grid", "errors")
+TASK_LEVEL = ("task", "train", "plan.grid", "results.trial", "errors")
 
 
 def lrsweep_imports(path: Path) -> set[str]:
@@ -82,7 +82,7 @@ def test_the_import_scanner_sees_lazy_and_relative_imports():
     # the scanner itself: it would catch what it is meant to forbid
     assert "sweep" in lrsweep_imports(SRC / "lr_finder.py")
     assert "engines.base" in lrsweep_imports(SRC / "sweep.py")
-    assert "training" in lrsweep_imports(SRC / "transfer" / "noise.py")  # inside a function
+    assert "train.loop" in lrsweep_imports(SRC / "transfer" / "noise.py")  # inside a function
 
 
 @pytest.mark.parametrize("losses", [
@@ -136,9 +136,9 @@ def test_every_task_kind_runs_its_own_trial():
 
 def test_noise_scale_trains_through_the_trial_loop(monkeypatch):
     """``estimate_noise_scale(lr=, train_steps=)`` trains with the task's own loop
-    (``lrsweep.training.train``), all ``train_steps`` steps of it, also beyond the task's
+    (``lrsweep.train.loop.train``), all ``train_steps`` steps of it, also beyond the task's
     budget (its copy of the loop once stopped at ``task.steps``)."""
-    import lrsweep.training as training
+    import lrsweep.train.loop as training
     from lrsweep.transfer import estimate_noise_scale
 
     calls = []
@@ -164,7 +164,7 @@ def test_noise_scale_trains_through_the_trial_loop(monkeypatch):
 
 def test_both_task_kinds_have_what_engines_use():
     from lrsweep.engines.base import TaskKind
-    from lrsweep.objective import ObjectiveTask
+    from lrsweep.task.objective import ObjectiveTask
 
     wanted = {n for n in vars(TaskKind) if not n.startswith("_")} | set(
         TaskKind.__annotations__)
@@ -263,8 +263,10 @@ def test_nothing_in_the_package_imports_its_root():
     ("plot", ("report", "cli", "transfer", "search", "sweep")),
     ("analysis", ("sweep", "search", "report", "cli", "transfer", "plot", "integrations",
                   "store", "engines")),
-    ("result", ("sweep", "search", "report", "cli", "transfer", "integrations")),
+    ("results", ("sweep", "search", "report", "cli", "transfer", "integrations", "store")),
     ("store", ("sweep", "search", "report", "cli", "transfer", "integrations")),
+    ("train", ("engines", "store", "results.sweep_result", "sweep", "search", "integrations")),
+    ("plan", ("engines", "store", "sweep", "search", "report", "cli", "integrations")),
     ("sweep", ("search", "report", "cli", "transfer", "integrations", "examples")),
     ("search", ("report", "cli", "transfer", "integrations", "examples")),
 ])
@@ -273,8 +275,25 @@ def test_the_back_half_imports_downward_only(importer, forbidden):
     mods = [m for m in graph if m == importer or m.startswith(importer + ".")]
     assert mods, importer
     for m in mods:
-        bad = sorted(n for n in graph[m] if top(n) in forbidden)
+        bad = sorted(n for n in graph[m] if top(n) in forbidden
+                     and (m, top(n)) not in CONVENIENCE)
         assert not bad, f"{m} imports {bad}"
+
+
+# A result's ``plot()`` and ``report()`` hand the result to the renderers (as pandas'
+# ``DataFrame.plot`` does); the renderers take any result by its attributes and import no
+# result class, so the arrow has no way back (no cycle: test_no_import_cycle_anywhere).
+CONVENIENCE = {("results.sweep_result", "report"), ("results.search_result", "report")}
+
+
+def test_the_convenience_methods_are_the_only_way_up_from_the_results():
+    for m, up in CONVENIENCE:
+        path = SRC / (m.replace(".", "/") + ".py")
+        uses = [node.name for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.FunctionDef)
+                and any(isinstance(n, ast.ImportFrom) and n.module
+                        and n.module.lstrip(".").split(".")[0] == up for n in ast.walk(node))]
+        assert uses and set(uses) <= {"plot", "report"}, (m, uses)
 
 
 def test_modules_and_classes_stay_small():

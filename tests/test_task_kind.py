@@ -14,7 +14,7 @@ from lrsweep.task import TaskKind, TrainableTask
 
 SRC = Path(lrsweep.__file__).parent
 # what trains a task's model itself: the engines and the trial loop
-READERS = sorted((SRC / "engines").rglob("*.py")) + [SRC / "training.py"]
+READERS = sorted((SRC / "engines").rglob("*.py")) + [SRC / "train" / "loop.py"]
 
 
 def members(protocol: type) -> set[str]:

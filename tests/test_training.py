@@ -1,4 +1,4 @@
-"""The training step's rules, kept by every engine (``lrsweep.training``): the vectorized
+"""The training step's rules, kept by every engine (``lrsweep.train.loop``): the vectorized
 engine's per-trial clipping is ``torch.nn.utils.clip_grad_norm_``'s rule, and a trial's
 outcome (ok | diverged | failed) is decided in one place (``trial.outcome``) for the training
 loop, the vectorized engine and an objective."""
@@ -15,9 +15,9 @@ import lrsweep
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import VectorizedEngine
 from lrsweep.engines.vectorized.optim import clip_grad_norms
-from lrsweep.objective import ObjectiveTask
-from lrsweep.training import CLIP_EPS, clip_coefficient
-from lrsweep.trial import NON_FINITE_METRIC, Status, TrialSpec
+from lrsweep.results.trial import NON_FINITE_METRIC, Status, TrialSpec
+from lrsweep.task.objective import ObjectiveTask
+from lrsweep.train.loop import CLIP_EPS, clip_coefficient
 
 
 @pytest.mark.parametrize("max_norm", [0.05, 1.0, 1e3])

@@ -23,7 +23,7 @@ from lrsweep.engines import get_engine
 from lrsweep.engines.sequential import SequentialEngine
 from lrsweep.engines.vectorized import VectorizedEngine
 from lrsweep.errors import EngineUnavailable
-from lrsweep.trial import Status, TrialSpec
+from lrsweep.results.trial import Status, TrialSpec
 
 CURVE_RTOL = 2e-5  # low LRs: step-by-step agreement
 METRIC_ATOL = 1e-6  # low LRs: accuracies over a few hundred samples are then identical
@@ -139,7 +139,7 @@ def test_dataloader_data_and_per_seed_init_match():
 
 def test_device_step_batches_are_the_sequential_batches():
     from lrsweep.engines.vectorized import device_step_batches
-    from lrsweep.training import step_batches
+    from lrsweep.train.loop import step_batches
 
     train, val = blobs()
     task = lrsweep.Task(mlp_factory(), torch.optim.SGD, train, val, batch_size=48, steps=9,
@@ -511,7 +511,7 @@ def objective(trial):
 def test_fallbacks_name_the_reason(case, reason, caplog):
     train, val = blobs()
     if case == "objective":
-        from lrsweep.objective import ObjectiveTask
+        from lrsweep.task.objective import ObjectiveTask
 
         task = ObjectiveTask(objective, "max")
     else:

@@ -43,7 +43,8 @@ MEDIAN_OCT, COVERAGE, CONVERGED, STEPS = 0.15, 0.85, 0.80, 0.25
 def code_label() -> str:
     """A short hash of the search's and the estimator's source (the study names carry it)."""
     root = Path(lrsweep.__file__).resolve().parent
-    files = sorted([root / "search.py", root / "search_plan.py", *root.glob("analysis/*.py")])
+    files = sorted([root / "search.py", *root.glob("plan/*.py"), *root.glob("results/*.py"),
+                    *root.glob("analysis/*.py")])
     h = hashlib.sha1()
     for f in files:
         if f.exists():
@@ -59,8 +60,8 @@ class CachedEngine:
 
     def __init__(self, task: Any, store: str, study: str = "trial-cache") -> None:
         from lrsweep.engines import get_engine
+        from lrsweep.results.trial import Status
         from lrsweep.store import open_study
-        from lrsweep.trial import Status
 
         self.handle = open_study(store, task, study)
         self.inner = get_engine("auto", task)

@@ -21,17 +21,17 @@ _LAZY = {
     "StoreError": "errors",
     "TrialDiverged": "errors",
     "Optimum": "analysis",
-    "log_grid": "grid",
+    "log_grid": "plan.grid",
     "lr_finder": "lr_finder",
-    "Trial": "objective",
-    "SweepResult": "result",
-    "SearchResult": "search",
+    "Trial": "task.objective",
+    "SweepResult": "results.sweep_result",
+    "SearchResult": "results.search_result",
     "search": "search",
     "sweep": "sweep",
     "Task": "task",
-    "Status": "trial",
-    "TrialResult": "trial",
-    "TrialSpec": "trial",
+    "Status": "results.trial",
+    "TrialResult": "results.trial",
+    "TrialSpec": "results.trial",
 }
 
 __all__ = [
@@ -58,14 +58,14 @@ __all__ = [
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from .analysis import Optimum
     from .errors import ConfigError, EngineUnavailable, LRSweepError, StoreError, TrialDiverged
-    from .grid import log_grid
     from .lr_finder import lr_finder
-    from .objective import Trial
-    from .result import SweepResult
+    from .plan.grid import log_grid
+    from .results.sweep_result import SweepResult
+    from .results.trial import Status, TrialResult, TrialSpec
     from .search import SearchResult, search
     from .sweep import sweep
     from .task import Task
-    from .trial import Status, TrialResult, TrialSpec
+    from .task.objective import Trial
 
 
 class _Package(types.ModuleType):
@@ -86,8 +86,8 @@ sys.modules[__name__].__class__ = _Package
 
 # subpackages reached as attributes (``lrsweep.fingerprint.exclude``, ``lrsweep.transfer``),
 # imported on first use as the eager package did
-_SUBPACKAGES = ("analysis", "examples", "fingerprint", "integrations", "plot", "report",
-                "transfer")
+_SUBPACKAGES = ("analysis", "engines", "examples", "fingerprint", "integrations", "plan",
+                "plot", "report", "results", "store", "task", "train", "transfer")
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .grid import log_grid
+from .plan.grid import log_grid
 from .sweep import sweep
 from .task import Task
 

@@ -4,7 +4,7 @@ matter.
 Round one is a coarse log grid over ``lr_range`` with the first seed only: one seed places
 the optimum to within a grid cell, and a decade-wide cell is far wider than the sideways
 spread of the seeds. Round two brackets the best point with a finer grid and every seed.
-Each later round removes the larger part of the uncertainty (``lrsweep.search_plan``): new
+Each later round removes the larger part of the uncertainty (``lrsweep.plan.rounds``): new
 LRs where the curve is unresolved (the grid or the fit's model error dominates the
 interval), or one more seed at the LRs the fit uses (the seeds' spread dominates), or LRs
 beyond the edge when the best point sits on one. Every earlier trial is kept and reused: an
@@ -29,13 +29,13 @@ from typing import Any
 
 from .analysis import Optimum, estimate_optimum, optimum_from_trials
 from .errors import bad_arg
-from .grid import check_lr_range, log_grid
-from .result import SweepResult
-from .search_plan import Plan, Stop, StopReason, next_round, trim
-from .search_result import SearchResult, SearchRound
+from .plan.grid import check_lr_range, log_grid
+from .plan.rounds import Plan, Stop, StopReason, next_round, trim
+from .results.search_result import SearchResult, SearchRound
+from .results.sweep_result import SweepResult
+from .results.trial import TrialResult
 from .sweep import as_task, check_seeds, protocol_of, sweep
 from .text import plural
-from .trial import TrialResult
 
 log = logging.getLogger("lrsweep")
 

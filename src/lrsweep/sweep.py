@@ -10,15 +10,15 @@ from typing import Any, Protocol
 from .engines import get_engine
 from .engines.base import Engine
 from .errors import bad_arg
-from .grid import canonical_lr, log_grid
-from .objective import as_task
-from .progress import progress_hook
-from .result import SweepResult
+from .plan.grid import canonical_lr, log_grid
+from .results.sweep_result import SweepResult
+from .results.trial import Status, TrialResult, TrialSpec
 from .task import Task
+from .task.objective import as_task
 from .tensorboard_log import tensorboard_logger
 from .text import plural
-from .threads import check_threads, sweep_threads
-from .trial import Status, TrialResult, TrialSpec
+from .train.progress import progress_hook
+from .train.threads import check_threads, sweep_threads
 
 log = logging.getLogger("lrsweep")
 
@@ -103,7 +103,7 @@ def sweep(
         progress: a progress bar that advances by optimizer step: None (default) shows it
             where the output is a terminal (tqdm's auto-detection), True always, False never.
         threads: torch's CPU threads during the sweep, restored after it: ``"auto"`` (the
-            idle cores, never more than torch's setting; see ``lrsweep.threads``), ``None``
+            idle cores, never more than torch's setting; see ``lrsweep.train.threads``), ``None``
             (torch's setting, untouched) or a number.
         tensorboard: a folder: each trial trained by this call is written there as a
             TensorBoard run (loss curve, HParams lr/seed/status -> metric).
@@ -195,7 +195,7 @@ class _Run:
         self.per_trial = task.steps if isinstance(task, Task) else 1
         self.unit = "step" if isinstance(task, Task) else "trial"
         self.bar: Any = None
-        self.policy: Any = None  # the sweep's threads (lrsweep.threads.Threads)
+        self.policy: Any = None  # the sweep's threads (lrsweep.train.threads.Threads)
         self.finished = 0
 
     def on_steps(self, n: int) -> None:  # engines report steps as they run (progress.advance)

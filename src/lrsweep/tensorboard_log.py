@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .optional import require
-from .trial import Status, TrialResult
+from .results.trial import Status, TrialResult
 
 __all__ = ["STATUSES", "TensorBoardLog", "run_name", "tensorboard_logger"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..best import best_measured, rows_by_lr
 from ..errors import bad_arg
+from ..results.best import best_measured, rows_by_lr
 from ..stats import t_quantile
 from .band import data_band, fit_band
 from .curve import Curve, blown_up, build_curve

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..best import Best
+from ..results.best import Best
 from ..stats import t_quantile
 
 #: interval bases: several seeds (covers the seed-mean optimum at ``level``); one seed (that
@@ -37,7 +37,7 @@ class Optimum:
     ``best_lr``/``best_metric``: the top of the rows the estimate fits (the best seed-mean
     metric among the LRs that most of its seeds ran, a missing seed filled in by the
     seed-offset model), and that mean. The interval always holds ``best_lr``. ``measured``:
-    the best measured LR (``lrsweep.best``: the best mean over the seeds that all ran it,
+    the best measured LR (``lrsweep.results.best``: the best mean over the seeds that all ran it,
     as ``SweepResult.best()``); the summary's "best measured" is this one. ``band``: the LRs whose seed-mean metric is within
     ``band_tol`` (relative) of the best. ``at_low_edge``/``at_high_edge``: the best LR is the
     lowest/highest tried (and, high, no LR above it diverged). ``diverged_above``: the first

@@ -77,7 +77,7 @@ def parse_seeds(text: Any) -> list[int]:
 
 def lr_range_from_args(args: argparse.Namespace, task_name: str) -> tuple[float, float]:
     from ..examples import default_lr_range
-    from ..grid import check_lr_range
+    from ..plan.grid import check_lr_range
 
     lo, hi = default_lr_range(task_name)
     lo = args.lr_min if args.lr_min is not None else lo

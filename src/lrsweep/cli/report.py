@@ -183,7 +183,7 @@ def load_source(source: str | Path, study: str | None = None, *,
                 name: str = "SOURCE") -> Source:
     """Read ``source``: a run's ``--out`` folder (its store), a study's folder in it
     (OUT/STUDY/), a store file, or a sweep.json file."""
-    from ..result import SweepResult
+    from ..results.sweep_result import SweepResult
     from ..store import Store
     from ..transfer.study_law import find_law
 

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..grid import log_grid
+    from ..plan.grid import log_grid
     from ..sweep import sweep
 
     t0 = time.perf_counter()

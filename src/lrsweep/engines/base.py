@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..trial import TrialResult, TrialSpec
+from ..results.trial import TrialResult, TrialSpec
 
 ResultCallback = Callable[[TrialResult], None]
 

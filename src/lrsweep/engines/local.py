@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from ..data import to_device
 from ..errors import EngineUnavailable, bad_choice
-from ..rng import isolated_rng, seed_everything
+from ..task.data import to_device
+from ..train.rng import isolated_rng, seed_everything
 from .base import Engine
 from .sequential import SequentialEngine
 

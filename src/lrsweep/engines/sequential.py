@@ -2,7 +2,7 @@
 engine must reproduce.
 
 Each task kind runs its own trial (``task.run_trial(spec, engine)``): a ``Task`` through the
-training loop in ``lrsweep.training``, an objective through the user's function. The engine
+training loop in ``lrsweep.train.loop``, an objective through the user's function. The engine
 only orders the trials and reports each result as it finishes.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..trial import TrialSpec
+from ..results.trial import TrialSpec
 from .base import ResultCallback
 
 __all__ = ["SequentialEngine"]

@@ -72,7 +72,7 @@ def width_scan(parametrization: str = "mup", widths: Sequence[int] = FULL["width
     """Sweep ``teacher-mlp`` at each width (validation loss, ``seeds`` seeds, ``steps``
     steps) and fit ``lr* ~ width^b``. Under ``"mup"`` the base width is ``base_width``
     (default: the narrowest width)."""
-    from ..grid import log_grid
+    from ..plan.grid import log_grid
     from ..sweep import sweep
     from ..transfer import fit_law
     from . import get_task

@@ -312,7 +312,7 @@ def dataset_description(ds: Any) -> dict[str, Any]:
     """Class and fields of a dataset (a ``TensorDataset``'s tensors hashed in full), its
     length, and a hash of ``SAMPLES`` items spread over all of it, each drawn with the global
     RNGs seeded, so random augmentations give the same bytes every time."""
-    from ..rng import isolated_rng, seed_everything
+    from ..train.rng import isolated_rng, seed_everything
 
     out: dict[str, Any] = {"dataset": describe(ds)}
     try:

@@ -274,7 +274,7 @@ class TrainerEval:
         from transformers.trainer_pt_utils import EvalLoopContainer
         from transformers.trainer_utils import EvalPrediction, denumpify_detensorize
 
-        from ..data import to_device
+        from ..task.data import to_device
 
         args = self.args
         device = next(model.parameters()).device

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..schedule import Table
+from ..train.schedule import Table
 
 
 def configure(model: Any) -> tuple[torch.optim.Optimizer, Any]:

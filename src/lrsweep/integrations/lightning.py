@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
-from ..data import SeededBatches, stop_persistent_workers
 from ..errors import ConfigError
 from ..task import Task
+from ..task.data import SeededBatches, stop_persistent_workers
 from . import require
 from ._lightning_log import Logged, attach, ignore
 from ._lightning_schedule import configure, lightning_schedule

@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
-from ..data import SeededBatches
 from ..errors import ConfigError
-from ..schedule import Table
+from ..task.data import SeededBatches
+from ..train.schedule import Table
 from . import require
 from ._hf_checks import (
     check_args,

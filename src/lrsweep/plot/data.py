@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis import Optimum
 from ..analysis import metric_bounds as metric_range
-from ..trial import Status
+from ..results.trial import Status
 from .fmt import fmt_lr, fmt_tick
 from .records import LossCurve, LossPanel, LossSeries, Point, RoundStyle, SweepPlotData
 

@@ -122,7 +122,7 @@ def answer(opt: Any, *, metric_name: str = "metric", lr_range: tuple[float, floa
 
     ``lr_range``: the lowest and highest LR tried; ``search``: ``stopped``, ``n_rounds`` of a
     ``SearchResult`` (None for a plain sweep); ``best``: the best measured LR (a
-    ``lrsweep.result.Best``, or an (lr, metric) pair); ``recipe``: how to run more trials into
+    ``lrsweep.results.sweep_result.Best``, or an (lr, metric) pair); ``recipe``: how to run more trials into
     the study (``lrsweep.report.next_steps.Recipe``), so that each next step runs as printed;
     ``batch_size``/``optimizer``: the study's, for the transfer step; ``saturated``: a warning
     that the metric is saturated at the best LRs (``SweepResult.saturated``).

@@ -15,7 +15,7 @@ Standard library only (no torch, no matplotlib): reading a store is cheap.
 from __future__ import annotations
 
 from ..fingerprint import fingerprint
-from ..trial import TrialResult, TrialSpec
+from ..results.trial import TrialResult, TrialSpec
 from .studies import Store, Study, StudyInfo, default_study_name, open_study, task_protocol
 
 __all__ = [

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import bad_arg
-from ..trial import TrialResult, TrialSpec
+from ..results.trial import TrialResult, TrialSpec
 from .sqlite import iso_time
 
 log = logging.getLogger("lrsweep")

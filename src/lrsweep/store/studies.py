@@ -21,8 +21,8 @@ from typing import Any
 
 from ..errors import StoreError, bad_arg, closest
 from ..fingerprint import FORMAT, canonical_json, diff_values, fingerprint, protocol_of
-from ..result import SweepResult
-from ..trial import Status, TrialResult, TrialSpec
+from ..results.sweep_result import SweepResult
+from ..results.trial import Status, TrialResult, TrialSpec
 from .lease import GRACE_PERIOD, HEARTBEAT_INTERVAL, lease_times
 from .sqlite import BUSY_TIMEOUT_MS, RUNNING, StoreFile, iso_time
 

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import DataSource, TensorData, make_data, num_batches
 from ..errors import bad_arg, bad_choice
 from .checks import check_factory
+from .data import DataSource, TensorData, make_data, num_batches
 
 METRICS = {"accuracy": "max", "loss": "min"}
 DIRECTIONS = {"max": "max", "maximize": "max", "min": "min", "minimize": "min"}

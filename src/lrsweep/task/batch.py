@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import Batch, batch_size_of, to_device
 from ..errors import bad_arg
+from .data import Batch, batch_size_of, to_device
 
 TARGET_KEYS = ("labels", "label", "targets", "target", "y")
 

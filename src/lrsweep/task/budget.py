@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import bad_arg
-from ..schedule import Table
+from ..train.schedule import Table
 from .arguments import check_int, is_num
 
 

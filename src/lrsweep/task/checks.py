@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import TensorData
 from ..errors import ConfigError, LRSweepError, bad_arg, user_error
 from .batch import batch_targets
+from .data import TensorData
 
 # losses that compare outputs and targets element by element: their shapes must agree, or
 # torch broadcasts them ((N, 1) against (N,) becomes (N, N)) and trains on the wrong objective

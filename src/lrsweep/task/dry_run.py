@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import to_device
 from ..errors import ConfigError, bad_arg
 from ..fingerprint import callable_name
-from ..rng import fork_devices
+from ..train.rng import fork_devices
 from .batch import batch_targets, output_logits, output_loss
 from .checks import all_targets, check_targets, wrapped
+from .data import to_device
 
 
 def check_by_dry_run(task: Any, model: nn.Module, *, default_loss: bool) -> None:

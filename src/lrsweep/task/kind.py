@@ -5,7 +5,7 @@
   itself. A kind whose trials cannot be stacked says why in ``unstackable_reason``.
 - ``TrainableTask``: what the code that trains a task's model itself reads of it (the
   vectorized engine, which stacks the trials of a ``Task``; the trial loop in
-  ``lrsweep.training``; the noise-scale measurement): its device, budget, data, optimizer,
+  ``lrsweep.train.loop``; the noise-scale measurement): its device, budget, data, optimizer,
   precision, forward and metric. ``lrsweep.Task`` is one.
 """
 
@@ -19,9 +19,9 @@ if TYPE_CHECKING:  # annotations only: importing this module loads no torch of i
     import torch
     from torch import nn
 
-    from ..data import Batch, DataSource
-    from ..schedule import Table
-    from ..trial import TrialResult, TrialSpec
+    from ..results.trial import TrialResult, TrialSpec
+    from ..train.schedule import Table
+    from .data import Batch, DataSource
 
 
 class TaskKind(Protocol):

@@ -12,7 +12,6 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..data import TensorData, num_batches
 from ..fingerprint import (
     FORMAT,
     describe,
@@ -23,7 +22,8 @@ from ..fingerprint import (
     tensors_description,
     weights_digest,
 )
-from ..schedule import schedule_text
+from ..train.schedule import schedule_text
+from .data import TensorData, num_batches
 
 CACHE = "_protocol_cache"  # the task's attribute that holds the costly parts
 

@@ -12,14 +12,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import Batch, TensorData, num_batches
-from ..divergence import DIVERGENCE_FACTOR
 from ..errors import bad_arg
 from ..fingerprint import callable_name
-from ..rng import fork_devices
-from ..schedule import SCHEDULES, Table
-from ..training import run_trial
-from ..trial import TrialResult, TrialSpec
+from ..results.trial import TrialResult, TrialSpec
+from ..train.divergence import DIVERGENCE_FACTOR
+from ..train.loop import run_trial
+from ..train.rng import fork_devices
+from ..train.schedule import SCHEDULES, Table
 from .arguments import (
     PRECISIONS,
     build_from_factory,
@@ -44,6 +43,7 @@ from .batch import (
     model_outputs,
 )
 from .budget import budget, check_table
+from .data import Batch, TensorData, num_batches
 from .dry_run import check_by_dry_run
 from .protocol import task_protocol
 
@@ -178,7 +178,7 @@ class Task:
         return opt
 
     def run_trial(self, spec: TrialSpec, engine: str = "sequential") -> TrialResult:
-        """Train and evaluate one trial (``lrsweep.training.run_trial``): how every engine
+        """Train and evaluate one trial (``lrsweep.train.loop.run_trial``): how every engine
         runs a Task's trial on its own. Never raises for the trial's own failure."""
         return run_trial(self, spec, engine)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import bad_arg
-from ..grid import log_grid
+from ..plan.grid import log_grid
 from ._inputs import Point, as_point, optimum_of
 
 #: a predicted or measured interval wider than this factor cannot confirm a prediction

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import TensorData, batch_size_of, to_device
 from ..errors import bad_arg
-from ..rng import isolated_rng, seed_everything
+from ..task.data import TensorData, batch_size_of, to_device
+from ..train.rng import isolated_rng, seed_everything
 
 log = logging.getLogger("lrsweep")
 
@@ -170,10 +170,10 @@ def _micro_batches(task: Any, small: int, seed: int) -> Any:
 
 
 def _train(task: Any, net: nn.Module, lr: float, n_steps: int, seed: int) -> None:
-    """``n_steps`` optimizer steps of the task's own training loop (``lrsweep.training``, as
+    """``n_steps`` optimizer steps of the task's own training loop (``lrsweep.train.loop``, as
     in a trial: data order, warmup, schedule over ``max(n_steps, task.steps)`` steps,
     accumulation, clipping, fp16 scaling), in place on ``net``."""
-    from ..training import train
+    from ..train.loop import train
 
     with isolated_rng():
         seed_everything(seed)

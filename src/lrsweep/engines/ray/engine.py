@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import bad_arg
-from ...trial import Status, TrialResult, TrialSpec
+from ...results.trial import Status, TrialResult, TrialSpec
 from ..base import ResultCallback
 from ..local import LOCAL_ENGINES
 from .cluster import connect, import_ray, resources

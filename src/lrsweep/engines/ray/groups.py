@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...trial import Status, TrialResult, TrialSpec
+from ...results.trial import Status, TrialResult, TrialSpec
 from ..local import local_engine
 from .cluster import import_ray
 from .payload import worker_task

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ...errors import ConfigError, bad_arg
-from ...objective import as_task
+from ...task.objective import as_task
 from .cluster import import_ray
 
 _worker_tasks: OrderedDict[str, Any] = OrderedDict()  # per worker process: rebuilt tasks

@@ -13,10 +13,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from ...data import TensorData, batch_size_of, to_device
-from ...divergence import DivergenceMasks
-from ...training import step_batches
-from ...trial import TrialSpec
+from ...results.trial import TrialSpec
+from ...task.data import TensorData, batch_size_of, to_device
+from ...train.divergence import DivergenceMasks
+from ...train.loop import step_batches
 from .members import SeedDropout, SeedStreams, member_step_batches
 from .optim import BatchedOptimizer, clip_grad_norms, read_optimizers
 

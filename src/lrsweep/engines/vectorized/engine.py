@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from ...errors import EngineUnavailable, bad_arg
-from ...rng import isolated_rng, seed_everything
-from ...trial import Status, TrialResult, TrialSpec, outcome, outcome_of_error
+from ...results.trial import Status, TrialResult, TrialSpec, outcome, outcome_of_error
+from ...train.rng import isolated_rng, seed_everything
 from ..base import ResultCallback
 from .chunk import _Chunk
 from .graph import CaptureRequired, train_chunk

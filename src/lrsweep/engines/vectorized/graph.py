@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-from ...data import to_device
-from ...progress import advance
+from ...task.data import to_device
+from ...train.progress import advance
 from .chunk import _Chunk, _shapes
 from .probe import ProbeResult
 

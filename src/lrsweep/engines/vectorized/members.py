@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from ...data import IterableData, TensorData
-from ...rng import seed_everything
-from ...training import step_batches
+from ...task.data import IterableData, TensorData
+from ...train.loop import step_batches
+from ...train.rng import seed_everything
 
 _VMAP_MODE = torch._C.DispatchKeySet(torch._C.DispatchKey.FuncTorchVmapMode)
 

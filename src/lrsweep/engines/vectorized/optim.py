@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from ...errors import EngineUnavailable
-from ...schedule import multiplier
-from ...training import clip_coefficient
+from ...train.loop import clip_coefficient
+from ...train.schedule import multiplier
 
 SUPPORTED = {torch.optim.SGD: "sgd", torch.optim.Adam: "adam", torch.optim.AdamW: "adam"}
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from ...data import to_device
 from ...errors import EngineUnavailable
-from ...rng import isolated_rng, seed_everything
-from ...trial import TrialSpec
+from ...results.trial import TrialSpec
+from ...task.data import to_device
+from ...train.rng import isolated_rng, seed_everything
 from .chunk import _autocast, _Chunk
 from .members import SeedsDiffer
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .errors import bad_arg
+from ..errors import bad_arg
 
 log = logging.getLogger("lrsweep")
 

@@ -1,7 +1,7 @@
 """``SweepResult``: the trials of a sweep, with the views a user wants (best, table, JSON,
 CSV, plot, optimum, report).
 
-The views are computed where they live: the best measured LR by ``lrsweep.best``, the
+The views are computed where they live: the best measured LR by ``lrsweep.results.best``, the
 optimum by ``lrsweep.analysis``, the figures by ``lrsweep.plot`` and the HTML page by
 ``lrsweep.report``. Those take any result-like object (``trials``, ``direction``,
 ``metric_name``, ``by_lr()``...) and import none of the result classes, so the arrow runs one
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..text import format_table, plural
 from .best import Best, Rows, best_measured, mean_metric, rows_by_lr, sd, tied_best
-from .text import format_table, plural
 from .trial import TrialResult
 
 __all__ = ["Best", "SweepResult"]
@@ -62,7 +62,7 @@ class SweepResult:
         return self._groups
 
     def _rows(self) -> Rows:
-        """The trials as ``lrsweep.best`` reads them (computed once)."""
+        """The trials as ``lrsweep.results.best`` reads them (computed once)."""
         if self._by_lr_rows is None:
             ts = self.trials
             self._by_lr_rows = rows_by_lr([t.lr for t in ts], [t.seed for t in ts],
@@ -75,7 +75,7 @@ class SweepResult:
         return mean_metric(self._rows().get(lr, []))
 
     def best(self) -> Best | None:
-        """The best measured LR (``lrsweep.best``): the best mean metric over seeds,
+        """The best measured LR (``lrsweep.results.best``): the best mean metric over seeds,
         compared only at the LRs that the same seeds all ran (the most seeds any LR has),
         never an LR where a seed diverged, nor a failed trial. ``optimum()`` is the answer
         (the estimate between the LRs); this is the best point measured."""
@@ -97,7 +97,7 @@ class SweepResult:
             return ""
         best = self.best()
         assert best is not None
-        from .analysis import METRIC_BOUNDS
+        from ..analysis import METRIC_BOUNDS
 
         lo, hi = METRIC_BOUNDS.get(self.metric_name, (None, None))
         bound = hi if self.direction == "max" else lo
@@ -122,7 +122,7 @@ class SweepResult:
 
     def optimum(self, **options: Any) -> Any:
         """The optimum with its interval, band and edge flags (see ``lrsweep.analysis``)."""
-        from .analysis import optimum_from_trials
+        from ..analysis import optimum_from_trials
 
         options.setdefault("metric_name", self.metric_name)
         return optimum_from_trials(self.trials, self.direction, **options)
@@ -180,7 +180,7 @@ class SweepResult:
     def to_json(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``to_dict()`` as JSON. An existing file is replaced only with
         ``overwrite=True``; an SQLite file (a store) never."""
-        from .outputs import write_text
+        from ..outputs import write_text
 
         return write_text(path, json.dumps(self.to_dict(), indent=1, default=str),
                           overwrite=overwrite)
@@ -198,7 +198,7 @@ class SweepResult:
     def to_csv(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """One row per trial. An existing file is replaced only with ``overwrite=True``;
         an SQLite file (a store) never."""
-        from .outputs import write_text
+        from ..outputs import write_text
 
         return write_text(path, self.csv_text(), overwrite=overwrite, newline="")
 
@@ -218,7 +218,7 @@ class SweepResult:
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
         """Metric against LR (log axis) and the training-loss curves; saved to ``path`` if
         given. Returns the matplotlib Figure."""
-        from .plot import plot_sweep
+        from ..plot import plot_sweep
 
         return plot_sweep(self, path, **options)
 
@@ -227,7 +227,7 @@ class SweepResult:
         trials, protocol) to ``path``; it loads nothing from the network. An existing file is
         replaced only with ``overwrite=True`` or when it is an earlier report. Options: see
         ``lrsweep.report.build_report`` (``law=``, ``title=``, ...)."""
-        from .report import build_report, write_report
+        from ..report import build_report, write_report
 
         return write_report(path, build_report(self, **options), overwrite=overwrite)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .errors import bad_arg
+from ..errors import bad_arg
 
 Batch = Any
 

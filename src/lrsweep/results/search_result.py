@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .analysis import Optimum
-from .result import SweepResult
-from .search_plan import StopReason
-from .text import plural
+from ..analysis import Optimum
+from ..plan.rounds import StopReason
+from ..text import plural
+from .sweep_result import SweepResult
 from .trial import TrialResult
 
 __all__ = ["SearchResult", "SearchRound", "StopReason"]
@@ -95,14 +95,14 @@ class SearchResult:
         return "\n".join(lines)
 
     def plot(self, path: str | Path | None = None, **options: Any) -> Any:
-        from .plot import plot_search
+        from ..plot import plot_search
 
         return plot_search(self, path, **options)
 
     def report(self, path: str | Path, *, overwrite: bool = False, **options: Any) -> Path:
         """Write the HTML report of the search (its rounds included); see
         ``SweepResult.report``."""
-        from .report import build_report, write_report
+        from ..report import build_report, write_report
 
         return write_report(path, build_report(self.result, search=self, **options),
                             overwrite=overwrite)

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .divergence import DIVERGENCE_FACTOR, DivergenceMonitor
-from .errors import TrialDiverged, bad_arg
-from .rng import isolated_rng, seed_everything
-from .trial import TrialResult, TrialSpec, outcome, outcome_of_error
+from ..errors import TrialDiverged, bad_arg
+from ..results.trial import TrialResult, TrialSpec, outcome, outcome_of_error
+from ..train.divergence import DIVERGENCE_FACTOR, DivergenceMonitor
+from ..train.rng import isolated_rng, seed_everything
 
 log = logging.getLogger("lrsweep")
 
@@ -51,7 +51,7 @@ class ObjectiveTask:
 
     def __init__(self, objective: Callable[[Trial], float], direction: str | None,
                  divergence_factor: float = DIVERGENCE_FACTOR, name: str | None = None) -> None:
-        from .task import normalize_direction
+        from . import normalize_direction
 
         if not callable(objective):
             raise bad_arg("objective", objective, "callable(trial) -> metric",
@@ -81,7 +81,7 @@ class ObjectiveTask:
     def protocol(self) -> dict[str, Any]:
         """The objective's code with its closure cells, defaults and the globals it reads
         (``make_objective(width)`` gives each width its own protocol), and the direction."""
-        from .fingerprint import FORMAT, describe, qualname
+        from ..fingerprint import FORMAT, describe, qualname
 
         return {
             "fingerprint_format": FORMAT,
@@ -95,7 +95,7 @@ class ObjectiveTask:
 def as_task(task: Any, direction: str | None, divergence_factor: float = DIVERGENCE_FACTOR) -> Any:
     """``task`` as something an engine runs: a ``Task`` as it is (``direction`` must agree),
     a callable ``objective(trial)`` wrapped in an ``ObjectiveTask`` (``direction`` needed)."""
-    from .task import Task
+    from . import Task
 
     if isinstance(task, (Task, ObjectiveTask)):
         if isinstance(task, Task) and direction is not None and direction != task.direction:

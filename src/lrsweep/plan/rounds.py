@@ -22,11 +22,11 @@ from enum import Enum
 
 import numpy as np
 
-from .analysis import Optimum
+from ..analysis import Optimum
+from ..results.trial import TrialResult
+from ..stats import t_quantile
+from ..text import plural
 from .grid import canonical_lr, log_grid
-from .stats import t_quantile
-from .text import plural
-from .trial import TrialResult
 
 Results = dict[tuple[float, int], TrialResult]
 

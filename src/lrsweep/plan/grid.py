@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .errors import bad_arg
+from ..errors import bad_arg
 
 
 def check_lr_range(lo: float, hi: float, name: str = "lr_range") -> None:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from .errors import TrialDiverged
+from ..errors import TrialDiverged
 
 NON_FINITE_METRIC = "non-finite validation metric"
 

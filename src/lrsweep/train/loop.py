@@ -32,13 +32,13 @@ from typing import Any
 
 import torch
 
-from .data import to_device
+from ..errors import LRSweepError, TrialDiverged
+from ..results.trial import TrialResult, TrialSpec, outcome, outcome_of_error
+from ..task.data import to_device
 from .divergence import DivergenceMonitor
-from .errors import LRSweepError, TrialDiverged
 from .progress import advance
 from .rng import isolated_rng, seed_everything
 from .schedule import multiplier
-from .trial import TrialResult, TrialSpec, outcome, outcome_of_error
 
 log = logging.getLogger("lrsweep")
 
