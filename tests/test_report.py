@@ -397,18 +397,19 @@ def test_the_close_up_draws_only_the_trials_inside_its_window(monkeypatch):
     window = figures.zoom_window(data)
     assert window is not None
     (x0, x1), _ = window
-    assert any(not x0 <= p["lr"] <= x1 for p in data["points"])  # some lie outside
-    drawn = {}
+    assert any(not x0 <= p.lr <= x1 for p in data.points)  # some lie outside
+    drawn = []
     real = figures.draw_metric
 
     def spy(ax, d, **kw):
-        drawn.update(d)
+        drawn.append(d)
         return real(ax, d, **kw)
 
     monkeypatch.setattr(figures, "draw_metric", spy)
     assert figures.zoom_svg(data) is not None
-    assert drawn["points"] and all(x0 <= p["lr"] <= x1 for p in drawn["points"])
-    assert len(drawn["points"]) == sum(x0 <= p["lr"] <= x1 for p in data["points"])
+    (d,) = drawn
+    assert d.points and all(x0 <= p.lr <= x1 for p in d.points)
+    assert len(d.points) == sum(x0 <= p.lr <= x1 for p in data.points)
 
 
 def test_the_law_figure_has_the_size_of_the_other_figures():
