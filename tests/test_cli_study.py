@@ -155,13 +155,6 @@ def test_show_prints_protocol_table_best_and_optimum(store, capsys):
     assert rc == 0 and '"code_sha"' in out and "best lr measured: 0.01" in out
 
 
-def test_show_degrades_to_best_without_analysis(store, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "lrsweep.analysis", None)  # import fails
-    rc, out, _ = run_cli(capsys, "show", str(store), "--study", "mlp")
-    assert rc == 0
-    assert "best lr measured:" in out and "not estimated" in out
-
-
 def test_show_reports_running_trials(tmp_path, capsys):
     db = tmp_path / "s.db"
     study = lrsweep.store.open_study(db, tiny_task(), "half")

@@ -246,9 +246,7 @@ def _progress(total: int, engine: str, unit: str, progress: bool | None) -> Any:
     """A tqdm bar: ``progress=None`` lets tqdm hide it where stderr is not a terminal."""
     if progress is False:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
+    from tqdm.auto import tqdm  # a core dependency; imported here to keep `import lrsweep` light
+
     return tqdm(total=total, desc=f"sweep ({engine})", unit=unit, leave=False,
                 disable=None if progress is None else False, dynamic_ncols=True)

@@ -87,8 +87,6 @@ def optimum_of(result: Any, **options: Any) -> tuple[Any, str]:
         return None, ""
     try:
         return result.optimum(**options), ""
-    except ImportError:
-        return None, "not estimated (lrsweep.analysis unavailable); the best lr measured is below"
     except (LRSweepError, ValueError, ArithmeticError) as e:
         return None, f"not estimated ({e})"
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..plot.fmt import fmt_lr, fmt_metric
-from .next_steps import Recipe, Step, next_steps
+from .next_steps import NextStep, Recipe, next_steps
 
-__all__ = ["Answer", "Recipe", "Step", "answer"]
+__all__ = ["Answer", "Recipe", "NextStep", "answer"]
 
 # fields of Optimum.to_dict() the answer shows in its own words (the rest go to ``extra``)
 SHOWN = {"lr", "low", "high", "metric", "band", "at_low_edge", "at_high_edge",
@@ -36,7 +36,7 @@ class Answer:
     status_detail: str
     facts: list[tuple[str, str]]     # label, value: band, predicted metric, best trial...
     warnings: list[str]
-    next: list[Step]
+    next: list[NextStep]
     extra: list[tuple[str, Any]] = field(default_factory=list)
     interval_name: str = "interval"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..plot.fmt import fmt_lr
 
-__all__ = ["SEARCH_DEFAULTS", "Recipe", "Step", "next_steps", "search_defaults", "stop_kind"]
+__all__ = ["SEARCH_DEFAULTS", "Recipe", "NextStep", "next_steps", "search_defaults", "stop_kind"]
 
 #: search settings that the CLI has a flag for: name -> flag
 SEARCH_FLAGS = {"tolerance": "--tolerance", "max_rounds": "--max-rounds",
@@ -28,7 +28,7 @@ SEARCH_FLAGS = {"tolerance": "--tolerance", "max_rounds": "--max-rounds",
 
 
 @dataclass(frozen=True)
-class Step:
+class NextStep:
     """One thing to do next: ``text``, and the command (``cli``) or call (``api``) that does
     it (empty when there is nothing to run)."""
 
@@ -165,7 +165,7 @@ def _search_flags(settings: dict[str, Any], defaults: dict[str, Any], **changed:
 def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
                stopped: Any = "", reason: Any = None, lr_range: tuple[float, float] | None = None,
                n_failed: int = 0, batch_size: int | None = None,
-               n_lrs: int | None = None, optimizer: str | None = None) -> list[Step]:
+               n_lrs: int | None = None, optimizer: str | None = None) -> list[NextStep]:
     """The steps for ``opt`` (an ``Optimum``) of a ``kind`` ("sweep" or "search") that
     stopped for ``reason`` (a ``StopReason``; ``stopped``: its words), with ``recipe`` to
     rerun it."""
@@ -179,20 +179,20 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
     seeds_api = [f"seeds={_seeds_py(rc.seeds)}"] if rc.seeds else []
     found = bool(_get(opt, "found", _get(opt, "lr") is not None))
     div = _get(opt, "diverged_above")
-    steps: list[Step] = []
+    steps: list[NextStep] = []
 
-    def rerun(lo: float, hi: float, text: str, *, seeds: str | None = None) -> Step:
+    def rerun(lo: float, hi: float, text: str, *, seeds: str | None = None) -> NextStep:
         """A run (a sweep) or a search like the one reported, over ``lo``..``hi``."""
         s_flag = ["--seeds", seeds] if seeds else seeds_flag
         s_api = [f"seeds={_seeds_py(seeds)}"] if seeds else seeds_api
         if kind == "search":
             flags = ["--lr-min", _num(lo), "--lr-max", _num(hi), *s_flag,
                      *_search_flags(settings, defaults)]
-            return Step(text, rc.cli("search", flags),
+            return NextStep(text, rc.cli("search", flags),
                         rc.api("search", [f"lr_range=({_num(lo)}, {_num(hi)})", *s_api]))
         num = _grid_num(grid, lo, hi)
         flags = ["--lr-min", _num(lo), "--lr-max", _num(hi), "--num", str(num), *s_flag]
-        return Step(text, rc.cli("run", flags),
+        return NextStep(text, rc.cli("run", flags),
                     rc.api("sweep", [f"lrsweep.log_grid({_num(lo)}, {_num(hi)}, {num})", *s_api]))
 
     if not found:
@@ -200,7 +200,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
             steps.append(rerun(div / 1000, div / 10,
                                f"Every LR diverged: sweep lower LRs, below {fmt_lr(div)}."))
         else:
-            steps.append(Step("No trial finished: the error of each failed trial is in the "
+            steps.append(NextStep("No trial finished: the error of each failed trial is in the "
                               "table below."))
         return steps
 
@@ -229,7 +229,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
             not math.isfinite(ratio) or ratio > tol):
         steps.append(_narrow(opt, rc, div, tol))
     if n_failed:
-        steps.append(Step(f"{n_failed} trial(s) failed: their errors are in the trial table."))
+        steps.append(NextStep(f"{n_failed} trial(s) failed: their errors are in the trial table."))
     if not any(s.cli or s.api for s in steps):
         steps.insert(0, _use(opt, rc, batch_size, optimizer))
     return steps
@@ -237,7 +237,7 @@ def next_steps(opt: Any, *, recipe: Recipe | None = None, kind: str = "sweep",
 
 def _search_on(opt: Any, rc: Recipe, stop: str, settings: dict[str, Any],
                defaults: dict[str, Any], tol: float, lr_range: tuple[Any, Any],
-               seeds_flag: list[str], seeds_api: list[str]) -> Step | None:
+               seeds_flag: list[str], seeds_api: list[str]) -> NextStep | None:
     """A search that stopped on its budget or its noise: the same search, let go on (more
     seeds, or a larger budget), reusing its trials."""
     lo_s, hi_s = lr_range
@@ -255,7 +255,7 @@ def _search_on(opt: Any, rc: Recipe, stop: str, settings: dict[str, Any],
         text = (f"More seeds narrow it{buys}; the search reuses every trial it ran.")
         flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
                  *_search_flags(settings, defaults, **changed)]
-        return Step(text, rc.cli("search", flags), rc.api(
+        return NextStep(text, rc.cli("search", flags), rc.api(
             "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
                        *(f"{k}={v}" for k, v in changed.items())]))
     limits = ["max_trials", "max_steps"] if stop == "budget" else [stop]
@@ -270,30 +270,30 @@ def _search_on(opt: Any, rc: Recipe, stop: str, settings: dict[str, Any],
             f"interval's high/low reached {tol:.2f}; it reuses every trial it ran.")
     flags = ["--lr-min", _num(lo_s), "--lr-max", _num(hi_s), *seeds_flag,
              *_search_flags(settings, defaults, **changed)]
-    return Step(text, rc.cli("search", flags), rc.api(
+    return NextStep(text, rc.cli("search", flags), rc.api(
         "search", [f"lr_range=({_num(lo_s)}, {_num(hi_s)})", *seeds_api,
                    *(f"{k}={v}" for k, v in changed.items())]))
 
 
-def _narrow(opt: Any, rc: Recipe, div: float | None, tol: float) -> Step:
+def _narrow(opt: Any, rc: Recipe, div: float | None, tol: float) -> NextStep:
     """A sweep whose interval is wider than a search's tolerance: the search over it."""
     band = _get(opt, "band") or (opt.lr, opt.lr)
     lo = min(band[0], _get(opt, "low") or band[0]) / 3
     hi = max(band[1], _get(opt, "high") or band[1]) * 3
     if div is not None:
         hi = min(hi, div)
-    return Step(f"Narrow it down: a search adds LRs inside the interval until its "
+    return NextStep(f"Narrow it down: a search adds LRs inside the interval until its "
                 f"high/low is at most {tol:.2f} (its tolerance), into the same study.",
                 rc.cli("search", ["--lr-min", fmt_lr(lo), "--lr-max", fmt_lr(hi)]),
                 rc.api("search", [f"lr_range=({lo:.3g}, {hi:.3g})"]))
 
 
-def _use(opt: Any, rc: Recipe, batch_size: int | None, optimizer: str | None) -> Step:
+def _use(opt: Any, rc: Recipe, batch_size: int | None, optimizer: str | None) -> NextStep:
     tol = _get(opt, "band_tol", 0.01)
     text = (f"Use lr {fmt_lr(opt.lr)}. Any LR in the band does within {tol:.0%} as well. To "
             "carry it to a larger batch, width or depth, apply the scaling rules.")
     if not batch_size:
-        return Step(text)
+        return NextStep(text)
     sgd = str(optimizer or "").lower().startswith("sgd")
     flags = ["--batch", f"{batch_size}:{batch_size * 4}"] + (["--optimizer", "sgd"] if sgd else [])
     low, high = _get(opt, "low"), _get(opt, "high")
@@ -308,7 +308,7 @@ def _use(opt: Any, rc: Recipe, batch_size: int | None, optimizer: str | None) ->
              else f"{opt.lr:.4g}")
     api = (f"import lrsweep.transfer; lrsweep.transfer.transfer({point}, base={{'batch': {batch_size}}}, "
            f"target={{'batch': {batch_size * 4}}}" + (", optimizer='sgd'" if sgd else "") + ")")
-    return Step(text, cli, api)
+    return NextStep(text, cli, api)
 
 
 def _seeds_py(text: str | None) -> str:

@@ -242,8 +242,5 @@ def _optimum_dict(result: SweepResult) -> dict[str, Any] | None:
     """The optimum for ``sweep.json`` (None when it cannot be estimated)."""
     if not any(t.ok for t in result.trials):
         return None
-    try:
-        return result.optimum().to_dict()
-    except ImportError:
-        return None
+    return result.optimum().to_dict()
 
