@@ -152,11 +152,11 @@ def test_a_converged_search_rerun_on_its_store_trains_nothing(tmp_path):
     db = tmp_path / "s.db"
     f = Curve(-2.9, noise=0.002)
     first = search(f, (1e-6, 1.0), seeds=3, direction="min", engine="sequential", store=db,
-                   study="curve", tolerance=2.5)
+                   study="curve", tolerance=2.0)
     assert first.converged, first.stopped
     n = sum(f.calls.values())
     again = search(f, (1e-6, 1.0), seeds=3, direction="min", engine="sequential", store=db,
-                   study="curve", tolerance=2.5)
+                   study="curve", tolerance=2.0)
     assert sum(f.calls.values()) == n and again.converged and not again.rounds
     assert again.optimum().lr == pytest.approx(first.optimum().lr)
 
@@ -414,9 +414,8 @@ def test_the_default_budget_and_the_extra_seeds():
                    tolerance=1.01, extra_seeds=(7, 9))
     assert len(found.trials) <= 48  # the default max_trials
     assert {t.seed for t in found.trials} <= {0, 1, 2, 7, 9}
-    if not found.converged:  # a budget (trials, rounds), or all five seeds in use and wide
-        assert found.stopped.startswith(("budget spent (max_trials=48)", "noise-limited",
-                                         "max_rounds=6"))
+    if not found.converged:  # the budget, or all five seeds in use and still wide
+        assert found.stopped.startswith(("budget spent (max_trials=48)", "noise-limited"))
         assert "NOT converged" in found.optimum().summary()
     more = search(f, (1e-6, 1.0), direction=f.direction, engine="sequential", tolerance=1.01,
                   max_trials=None, max_rounds=10)

@@ -95,73 +95,20 @@ class Curve:
 def seed_mean(U: np.ndarray) -> np.ndarray:
     """The seed-mean curve of ``U`` (rows: LRs, columns: seeds, nan where missing).
 
-    With every seed at every LR it is the row mean. Where seeds are missing it is the mean
-    over the seeds an LR ran of each seed's value less its offset, under the additive model
-    ``U[i, s] = m[i] + a[s]`` (offsets summing to zero), so that an LR tried with fewer seeds
-    is not ranked on its seeds' luck. The offsets are fitted robustly (``seed_offsets``): near
-    the stability edge a seed's value can be far off in one or two rows (it blew up, or
-    reached almost zero loss), and a plain least-squares fit would carry that into its offset
-    and so into every other LR the seed ran. Each row's value stays a mean (the expected metric,
-    its blow-ups included), not a median.
+    With every seed at every LR it is the row mean. Where seeds are missing it is the LR
+    effect of the additive model ``U[i, s] = m[i] + a[s]`` (seed offsets summing to zero,
+    least squares), so that an LR tried with fewer seeds is not ranked on its seeds' luck.
 
-    >>> [round(float(v), 9) for v in seed_mean(np.array([[1.0, 3.0], [2.0, np.nan]]))]
+    >>> [round(float(v), 12) for v in seed_mean(np.array([[1.0, 3.0], [2.0, np.nan]]))]
     [2.0, 3.0]
     """
     if U.size == 0:
         return np.zeros(U.shape[0])
     ok = np.isfinite(U)
-    n = ok.sum(axis=1)
     if ok.all() or U.shape[1] == 1:
+        n = ok.sum(axis=1)
         total = np.where(ok, U, 0.0).sum(axis=1)
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    a = seed_offsets(U)
-    adjusted = np.where(ok, U - a[None, :], 0.0).sum(axis=1)
-    return np.where(n > 0, adjusted / np.maximum(n, 1), np.nan)
-
-
-def seed_offsets(U: np.ndarray, k: float = 0.7, max_iter: int = 50,
-                 tol: float = 1e-12) -> np.ndarray:
-    """Each seed's offset ``a[s]`` in ``U[i, s] = m[i] + a[s]`` (summing to zero), fitted
-    robustly: least squares reweighted by Huber's rule (a residual beyond ``k`` robust
-    standard deviations, 1.4826 times the median absolute residual, weighs ``k * sd / |r|``),
-    close to least squares on Gaussian noise (k = 0.7 keeps about 85% of its efficiency)
-    and not carried away by a seed that blew up, or reached almost zero loss, in a row or
-    two. ``k`` was chosen on the issue-20 suite (1.345, the textbook value, left gru-memory
-    outside the tolerance; see benchmarks/RESULTS.md). A seed seen in no row shared
-    with another gets 0."""
-    ok = np.isfinite(U)
-    shared = ok[ok.sum(axis=1) > 1].any(axis=0)  # seeds that meet another seed in a row
-    w = np.ones(int(ok.sum()))
-    a = _least_squares_offsets(U, w)
-    rows, cols = np.nonzero(ok)
-    y = U[rows, cols]
-    for _ in range(max_iter):
-        m = _row_effects(U, a, rows, cols, w)
-        r = y - m[rows] - a[cols]
-        scale = 1.4826 * float(np.median(np.abs(r)))
-        if scale <= 0:
-            break
-        w = np.minimum(1.0, k * scale / np.maximum(np.abs(r), 1e-300))
-        new = _least_squares_offsets(U, w)
-        done = float(np.max(np.abs(new - a))) <= tol * max(1.0, scale)
-        a = new
-        if done:
-            break
-    return np.where(shared, a, 0.0)
-
-
-def _row_effects(U: np.ndarray, a: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                 w: np.ndarray) -> np.ndarray:
-    y = U[rows, cols] - a[cols]
-    num = np.bincount(rows, weights=w * y, minlength=U.shape[0])
-    den = np.bincount(rows, weights=w, minlength=U.shape[0])
-    return np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
-
-
-def _least_squares_offsets(U: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The seed offsets of the additive model fitted by least squares with weights ``w``
-    (one per finite cell, in ``np.nonzero`` order), summing to zero."""
-    ok = np.isfinite(U)
     n_lr, n_seed = U.shape
     rows, cols = np.nonzero(ok)
     design = np.zeros((rows.size, n_lr + n_seed - 1))
@@ -171,10 +118,8 @@ def _least_squares_offsets(U: np.ndarray, w: np.ndarray) -> np.ndarray:
             design[k, n_lr + s] = 1.0
         else:
             design[k, n_lr:] = -1.0
-    sw = np.sqrt(w)
-    coef, *_ = np.linalg.lstsq(design * sw[:, None], U[rows, cols] * sw, rcond=None)
-    a = coef[n_lr:]
-    return np.append(a, -a.sum())
+    coef, *_ = np.linalg.lstsq(design, U[rows, cols], rcond=None)
+    return np.where(ok.any(axis=1), coef[:n_lr], np.nan)
 
 
 def blown_up(cv: Curve, j: int, frac: float = 0.5, ratio: float = 4.0) -> np.ndarray:
