@@ -13,7 +13,7 @@ from torch import nn
 
 import lrsweep
 from lrsweep.errors import ConfigError
-from lrsweep.search import SearchResult, search
+from lrsweep.search import SearchResult, StopReason, search
 
 
 class Curve:
@@ -485,3 +485,25 @@ def test_a_flat_top_converges_as_flat():
     assert found.converged and found.stop_reason.value == "flat", found.stopped
     assert found.stopped.startswith("converged, flat top: any LR in")
     assert opt.flat and opt.ratio > 1.05 and "converged" in opt.summary()
+
+
+def test_a_converged_last_round_that_cannot_be_confirmed_is_converged():
+    """Issue 20: the search ended (here at ``max_rounds``; the budget ends it the same way)
+    right after a round that met the tolerance, before a second one could confirm it
+    (``confirm=2``). It used to say "not converged" beside an interval within the
+    tolerance (the suite's teacher-mlp: "budget spent: not converged; interval x1.20",
+    tolerance x1.41). It is converged, and says the round was not confirmed."""
+    from lrsweep.search import _converged
+
+    full = search(Curve(-2.9, noise=0.002), (1e-6, 1.0), seeds=3, direction="min",
+                  engine="sequential", tolerance=2.5, max_trials=None, max_rounds=10)
+    assert full.converged
+    first = next(i for i, r in enumerate(full.rounds) if _converged(r.optimum, 2.5, 0.01))
+    assert first + 1 < len(full.rounds)  # confirm=2: the full search ran one more round
+    cut = search(Curve(-2.9, noise=0.002), (1e-6, 1.0), seeds=3, direction="min",
+                 engine="sequential", tolerance=2.5, max_trials=None, max_rounds=first + 1)
+    assert [r.optimum.lr for r in cut.rounds] == [r.optimum.lr for r in full.rounds[:first + 1]]
+    assert cut.converged and cut.stop_reason in (StopReason.TIGHT, StopReason.FLAT)
+    assert "not converged" not in cut.stopped
+    assert f"in the last round only: max_rounds={first + 1} left none to confirm it" in \
+        cut.stopped

@@ -93,7 +93,9 @@ def search(
             finished trial; a progress bar per round where the output is a terminal).
         on_round: called with each ``SearchRound`` as it completes.
         band_tol, level: as in ``SweepResult.optimum``.
-        confirm: stop as converged only after this many converged rounds in a row.
+        confirm: stop as converged only after this many converged rounds in a row; when
+            the budget (or ``max_rounds``) ends right after a converged round, the
+            search is converged and its stop says the round was not confirmed.
         tensorboard: a folder for one TensorBoard run per trial (as in ``sweep``).
         estimator: the estimator of every round's optimum (``estimate_optimum``'s
             ``estimator=``; default: its default).
@@ -156,14 +158,20 @@ def _rounds(trials: _Trials, plan: Plan | Stop, first: bool, how: _Rules,
     noise-limited or nothing to try, a budget spent, or ``max_rounds``."""
     rounds: list[SearchRound] = []
     stop, streak = Stop(StopReason.MAX_ROUNDS, "max_rounds"), 0
+    done: Stop | None = None
     for index in range(1, how.max_rounds + 1):
         if isinstance(plan, Stop):  # the study already answers it, or nothing to try
             return rounds, plan
         trimmed = trials.trim(plan)
         if trimmed is None:
+            budget = _budget_text(how.max_trials, how.max_steps)
+            if done is not None:  # the last round converged; no budget left to confirm it
+                return rounds, Stop(done.reason, f"{done.text} (in the last round only: "
+                                                 f"the budget ({budget}) left none to "
+                                                 "confirm it)")
             return rounds, Stop(StopReason.BUDGET,
-                                f"budget spent ({_budget_text(how.max_trials, how.max_steps)}"
-                                f"): not converged; {_what_next(rounds)}")
+                                f"budget spent ({budget}): not converged; "
+                                f"{_what_next(rounds)}")
         rnd = trials.run_round(index, trimmed, how.opt_kw)
         rounds.append(rnd)
         log.info("%s", rnd.summary())
@@ -178,8 +186,11 @@ def _rounds(trials: _Trials, plan: Plan | Stop, first: bool, how: _Rules,
         if isinstance(plan, Stop):  # noise-limited, or nothing to try
             return rounds, plan
         if index == how.max_rounds:
-            stop = Stop(StopReason.MAX_ROUNDS,
-                        f"max_rounds={how.max_rounds}: not converged (next: {plan.reason})")
+            stop = (Stop(done.reason, f"{done.text} (in the last round only: max_rounds="
+                                      f"{how.max_rounds} left none to confirm it)")
+                    if done is not None else
+                    Stop(StopReason.MAX_ROUNDS,
+                         f"max_rounds={how.max_rounds}: not converged (next: {plan.reason})"))
     return rounds, stop
 
 
