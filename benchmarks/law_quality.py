@@ -9,8 +9,9 @@ Laws:
   each at its loss-optimal batch size.
 - **MoE (Na, D, B)**: the same with the batch size as a third axis, every (configuration,
   batch) cell (about 75 optima); leave-one-out leaves a whole configuration out.
-- **built-in batch / width scans** (``lr_batch_grids.py``, 3 seeds): ``lr* = c B^b`` per task
-  and ``lr* = c width^b`` (teacher-mlp, standard parametrisation); once with the 3-seed optima
+- **built-in batch / width scans** (``lr_batch_grids.py``, 3 seeds; digits-adam 8):
+  ``lr* = c B^b`` per task and ``lr* = c width^b`` (teacher-mlp, standard
+  parametrisation); once with the every-seed optima
   (their intervals measure the noise) and once with seed 0 alone (one-seed optima).
 
 Every optimum is lrsweep's own estimate (``SweepResult.optimum()``); cells whose interval is
@@ -28,6 +29,7 @@ import logging
 import math
 import time
 
+import lr_batch_grids
 import numpy as np
 from real_grids import BUILTIN_BATCH, BUILTIN_WIDTH, builtin_cells, by_config, moe_cells
 
@@ -132,7 +134,8 @@ def main() -> None:
             ("MoE (Na, D, B), every batch", moe_points(True))]
     for name in BUILTIN_BATCH + BUILTIN_WIDTH:
         try:
-            laws.append((f"{name}, 3 seeds", scan_points(name)))
+            n = len(lr_batch_grids.load(name)["seeds"])
+            laws.append((f"{name}, {n} seeds", scan_points(name)))
             laws.append((f"{name}, seed 0", scan_points(name, seeds=(0,))))
         except SystemExit as e:
             print(f"(skipped: {e})")

@@ -5,7 +5,8 @@
 Each batch grid trains at a fixed number of epochs (the same samples seen at every batch
 size, as the Step Law grids hold the tokens fixed), validation loss, 3 seeds, the vectorized
 engine (all LRs of a seed as one stacked model), 1 torch thread. A cached grid is reused;
-``--force`` reruns one (the old file is kept as ``.bak``).
+``--force`` reruns one (the old file is kept as ``.bak``); a grid that gained seeds here
+trains only the seeds its cache lacks.
 
     python benchmarks/lr_batch_grids.py                 # every grid missing from the cache
     python benchmarks/lr_batch_grids.py --only teacher-sgd --force
@@ -42,7 +43,7 @@ GRIDS: dict[str, dict] = {
     "digits-adam": dict(task="digits-mlp", family="adam", axis="batch_size",
                         scales=[4, 8, 16, 32, 64],
                         over=dict(width=64, metric="loss", epochs=10),
-                        lrs=(1e-4, 1.0, 21)),
+                        lrs=(1e-4, 1.0, 21), seeds=tuple(range(8))),  # noisy: 8 seeds
     # a width scan under standard parametrisation (the optimum drifts with width)
     "teacher-width": dict(task="teacher-mlp", family="adam", axis="width",
                           scales=[16, 32, 64, 128, 256, 512],
@@ -61,9 +62,13 @@ def _optimizer(name):
     return name
 
 
-def run_grid(name: str, log=print) -> dict:
+def run_grid(name: str, log=print, have: dict | None = None) -> dict:
+    """Every trial of grid ``name``; with ``have`` (the cached grid), only the seeds it
+    lacks are trained and added to its trials."""
     spec = GRIDS[name]
-    rows = []
+    done = set(have["seeds"]) if have else set()
+    seeds = [s for s in spec.get("seeds", SEEDS) if s not in done]
+    rows = list(have["trials"]) if have else []
     t_all = time.perf_counter()
     for s in spec["scales"]:
         over = dict(spec["over"])
@@ -72,7 +77,7 @@ def run_grid(name: str, log=print) -> dict:
         over[spec["axis"]] = s
         task = get_task(spec["task"], **over)
         t0 = time.perf_counter()
-        res = sweep(task, log_grid(*spec["lrs"]), seeds=spec.get("seeds", SEEDS), engine="vectorized",
+        res = sweep(task, log_grid(*spec["lrs"]), seeds=seeds, engine="vectorized",
                     progress=False, threads=1)
         for t in res.trials:
             rows.append(dict(scale=s, lr=t.lr, seed=t.seed, status=str(t.status.value),
@@ -81,7 +86,8 @@ def run_grid(name: str, log=print) -> dict:
             f"({time.perf_counter() - t0:.0f} s)")
     return dict(name=name, task=spec["task"], family=spec["family"], axis=spec["axis"],
                 scales=spec["scales"], over=spec["over"], seeds=list(spec.get("seeds", SEEDS)),
-                metric="loss", seconds=round(time.perf_counter() - t_all, 1), trials=rows)
+                metric="loss", trials=rows,
+                seconds=round(time.perf_counter() - t_all + (have or {}).get("seconds", 0), 1))
 
 
 def load(name: str) -> dict | None:
@@ -99,12 +105,16 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(GRIDS)
     for name in names:
         path = CACHE / f"{name}.json"
-        if path.exists() and not args.force:
+        have = load(name) if not args.force else None
+        want = set(GRIDS[name].get("seeds", SEEDS))
+        if have is not None and want <= set(have["seeds"]):
             print(f"{name}: cached ({path.name})")
             continue
         if path.exists():
             path.replace(path.with_suffix(".json.bak"))
-        data = run_grid(name)
+        if have is not None:
+            print(f"{name}: adding seeds {sorted(want - set(have['seeds']))}")
+        data = run_grid(name, have=have)
         path.write_text(json.dumps(data, indent=0))
         print(f"{name}: {len(data['trials'])} trials in {data['seconds']:.0f} s -> {path.name}")
 

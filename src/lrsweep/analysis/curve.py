@@ -92,12 +92,19 @@ class Curve:
                 float(above.min()) if above.size else None)
 
 
-def seed_mean(U: np.ndarray) -> np.ndarray:
-    """The seed-mean curve of ``U`` (rows: LRs, columns: seeds, nan where missing).
+def seed_mean(U: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """The seed-mean curve of ``U`` (rows: LRs, columns: seeds, nan where missing; higher is
+    better, as in ``Curve.U``).
 
-    With every seed at every LR it is the row mean. Where seeds are missing it is the LR
-    effect of the additive model ``U[i, s] = m[i] + a[s]`` (seed offsets summing to zero,
-    least squares), so that an LR tried with fewer seeds is not ranked on its seeds' luck.
+    With every seed at every LR it is the row mean. Where seeds are missing it is the mean
+    over the seeds an LR ran of each seed's value less its offset, under the additive model
+    ``U[i, s] = m[i] + a[s]`` (offsets summing to zero), so that an LR tried with fewer seeds
+    is not ranked on its seeds' luck. The offsets are fitted by least squares on the upper
+    half of the curve only (``top_rows``; ``top`` gives those rows): that is where the ranking
+    matters and where the seeds' noise is ordinary. Far from the top, near the stability
+    edge, a seed can blow up in a row or two, and a fit over every row would carry that into
+    its offset and so into every other LR it ran. Each row's value stays a mean (the
+    expected metric, its blow-ups included), not a median.
 
     >>> [round(float(v), 12) for v in seed_mean(np.array([[1.0, 3.0], [2.0, np.nan]]))]
     [2.0, 3.0]
@@ -105,21 +112,86 @@ def seed_mean(U: np.ndarray) -> np.ndarray:
     if U.size == 0:
         return np.zeros(U.shape[0])
     ok = np.isfinite(U)
+    n = ok.sum(axis=1)
     if ok.all() or U.shape[1] == 1:
-        n = ok.sum(axis=1)
         total = np.where(ok, U, 0.0).sum(axis=1)
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    n_lr, n_seed = U.shape
-    rows, cols = np.nonzero(ok)
-    design = np.zeros((rows.size, n_lr + n_seed - 1))
-    design[np.arange(rows.size), rows] = 1.0
-    for k, s in enumerate(cols):  # a[last] = -(a[0] + ... + a[n_seed - 2])
+    if top is not None:
+        return _mean_given(U, _offsets(U, top))
+    m = _mean_given(U, _offsets(U, np.ones(U.shape[0], dtype=bool)))  # every row
+    # the top half by that curve, once: iterating would select rows by the very offsets
+    # they fit (a seed's good rows raise their mean, enter, and raise its offset)
+    return _mean_given(U, _offsets(U, top_rows(m, U)))
+
+
+def top_rows(m: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """The rows whose offsets ``seed_mean`` fits: the best rows of ``m`` down to half of the
+    rows, and further until every seed that shares a row with another has a cell in a shared
+    row among them, and those seeds are linked through shared rows (so that every offset is
+    measured against the others)."""
+    ok = np.isfinite(U)
+    shared_rows = ok.sum(axis=1) >= 2
+    want = ok[shared_rows].any(axis=0)
+    order = np.argsort(np.where(np.isfinite(m), -m, np.inf), kind="stable")
+    keep = np.zeros(U.shape[0], dtype=bool)
+    half = math.ceil(U.shape[0] / 2)
+    for k, i in enumerate(order):
+        keep[i] = True
+        if k + 1 >= half and _linked(ok[keep & shared_rows], want):
+            break
+    return keep
+
+
+def _linked(ok: np.ndarray, want: np.ndarray) -> bool:
+    """Whether the seeds ``want`` all appear in the rows ``ok`` and are one group through
+    the rows they share."""
+    cols = np.flatnonzero(want)
+    if cols.size == 0:
+        return True
+    if not ok[:, cols].any(axis=0).all():
+        return False
+    group = {int(cols[0])}
+    grew = True
+    while grew:
+        grew = False
+        for row in ok:
+            seeds = set(np.flatnonzero(row).tolist())
+            if seeds & group and not seeds <= group:
+                group |= seeds
+                grew = True
+    return set(cols.tolist()) <= group
+
+
+def _mean_given(U: np.ndarray, a: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(U)
+    n = ok.sum(axis=1)
+    total = np.where(ok, U - a[None, :], 0.0).sum(axis=1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def _offsets(U: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The seed offsets of the additive model fitted by least squares on ``rows`` (summing
+    to zero over the seeds there; 0 for a seed with no cell there)."""
+    sub = U[rows]
+    ok = np.isfinite(sub)
+    present = np.flatnonzero(ok.any(axis=0))
+    a = np.zeros(U.shape[1])
+    if present.size < 2:
+        return a
+    sub, ok = sub[:, present], ok[:, present]
+    n_lr, n_seed = sub.shape
+    r, c = np.nonzero(ok)
+    design = np.zeros((r.size, n_lr + n_seed - 1))
+    design[np.arange(r.size), r] = 1.0
+    for k, s in enumerate(c):  # a[last] = -(a[0] + ... + a[n_seed - 2])
         if s < n_seed - 1:
             design[k, n_lr + s] = 1.0
         else:
             design[k, n_lr:] = -1.0
-    coef, *_ = np.linalg.lstsq(design, U[rows, cols], rcond=None)
-    return np.where(ok.any(axis=1), coef[:n_lr], np.nan)
+    coef, *_ = np.linalg.lstsq(design, sub[r, c], rcond=None)
+    off = coef[n_lr:]
+    a[present] = np.append(off, -off.sum())
+    return a
 
 
 def blown_up(cv: Curve, j: int, frac: float = 0.5, ratio: float = 4.0) -> np.ndarray:

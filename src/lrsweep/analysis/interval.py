@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..stats import t_over_z, t_quantile
-from .curve import Curve, seed_mean
+from .curve import Curve, seed_mean, top_rows
 from .fit import Fit, fit_curve
 
 FitOptions = tuple[int, float, float, float]  # (min_points, delta, max_span, min_span)
@@ -167,7 +167,9 @@ def _same_rows(cv: Curve, s: int, leave_out: bool) -> Curve:
     row left without data keeps the full curve's mean, so the fitted window stays put)."""
     U = np.delete(cv.U, s, axis=1) if leave_out else cv.U[:, s:s + 1]
     count = np.sum(np.isfinite(U), axis=1)
-    mean = seed_mean(U)
+    # the offsets on the full curve's top rows: a replicate that moved them would move
+    # the curve by where its top half happens to fall, not by its seeds
+    mean = seed_mean(U, top_rows(cv.mean, U)) if U.shape[1] > 1 else seed_mean(U)
     mean = np.where(count > 0, mean, cv.mean)
     return replace(cv, U=U, mean=mean, count=np.maximum(count, 1),
                    seeds=np.delete(cv.seeds, s) if leave_out else cv.seeds[s:s + 1])

@@ -152,14 +152,17 @@ class Optimum:
 
     def with_seeds(self, n: int) -> float:
         """The interval's expected ``high / low`` with ``n`` seeds instead of ``n_seeds``
-        (the seed part shrinks as t(n-1)/sqrt(n); the grid's part stays). inf if unknown."""
+        (the seed part shrinks as t(n-1)/sqrt(n); the grid's part stays). inf if unknown.
+        More seeds never widen it: where the interval was capped (by the fitted rows, or
+        at an LR that diverged), the projection is at most the interval as it is."""
         if self.basis != "seeds" or self.seed_se is None or n < 2:
             return math.inf
         q = (1 + self.level) / 2
         sd = self.seed_se * math.sqrt(self.n_seeds)
         seed_half = t_quantile(q, n - 1) * sd / math.sqrt(n)
         half = math.hypot(seed_half, self.resolution or 0.0)
-        return 2 ** (2 * half)
+        projected = 2 ** (2 * half) if half < 500 else math.inf  # no OverflowError
+        return min(projected, self.ratio) if n >= self.n_seeds else projected
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, plus ``ratio`` (None when open), ``open_low``/``open_high`` and
