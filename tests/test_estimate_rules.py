@@ -218,3 +218,59 @@ def test_more_seeds_never_project_a_wider_interval():
     capped = replace(opt, seed_se=50.0)  # far more than the fitted rows allow
     assert capped.with_seeds(opt.n_seeds + 2) <= capped.ratio
     assert opt.with_seeds(2 * opt.n_seeds) < opt.ratio
+
+
+def _lopsided_sweep(shape, x0=-2.0, seeds=5, seed=0):
+    """Five seeds on a 1/6-decade grid around a top at ``x0``, each seed's curve shifted
+    sideways (0.02 decades sd) and up or down, plus noise per trial."""
+    rng = np.random.default_rng(seed)
+    xs = np.arange(x0 - 1.0, x0 + 0.51, 1 / 6)
+    lrs, ss, ms = [], [], []
+    for s in range(seeds):
+        shift, level = rng.normal(0, 0.02), rng.normal(0, 0.01)
+        for x in xs:
+            lrs.append(10**x)
+            ss.append(s)
+            ms.append(0.9 + 0.1 * shape(x - x0 - shift) + level + rng.normal(0, 0.002))
+    return lrs, ss, ms, ["ok"] * len(lrs)
+
+
+def _wide_fit(arr):
+    """The curve and a fit over a full decade around its best row (seven rows: the window a
+    noisy or flat top gets), with its options."""
+    from lrsweep.analysis.curve import build_curve
+    from lrsweep.analysis.fit import fit_curve
+
+    cv = build_curve(*arr, 1.0).core()
+    opts = (7, 0.0, 1.0, 0.5)
+    return cv, fit_curve(cv, *opts), opts
+
+
+def test_a_lopsided_top_is_fitted_on_a_narrower_window():
+    """A top that falls steeply above the optimum and slowly below it: a parabola over a
+    decade puts the vertex towards the slow side. The seeds show that the narrow window's
+    vertex differs, and ``lopsided`` hands back the narrow fit, which is closer."""
+    from lrsweep.analysis.interval import lopsided
+
+    def steep_above(d):
+        return 2 * d - np.exp(2 * d) + 1  # max at 0; linear below, exponential above
+
+    for seed in range(3):
+        cv, wide, opts = _wide_fit(_lopsided_sweep(steep_above, seed=seed))
+        assert wide.n_points == 7 and wide.x_hat < -2.05  # pulled to the slow side
+        narrow = lopsided(cv, wide, opts, 0.95)
+        assert narrow is not None
+        nfit, nopts = narrow
+        assert nfit.n_points < 7 and nopts[2] == 0.5
+        assert abs(nfit.x_hat + 2.0) < abs(wide.x_hat + 2.0)
+
+
+def test_a_symmetric_top_keeps_the_wide_window():
+    from lrsweep.analysis.interval import lopsided
+
+    for seed in range(3):
+        arr = _lopsided_sweep(lambda d: -(d**2), seed=seed)
+        cv, wide, opts = _wide_fit(arr)
+        assert lopsided(cv, wide, opts, 0.95) is None
+        opt = estimate_optimum(*arr, "max")
+        assert "lopsided" not in opt.note and abs(math.log10(opt.lr) + 2.0) < 0.1

@@ -14,7 +14,10 @@ One concern a module:
   vertex is the estimate. The span sets the window on any grid finer than 1/6 decade, so
   the estimate does not drift with the grid's spacing: a wider window moves the vertex of an
   asymmetric top out (5 rows on the 1/6-decade grid of a 20-trial search put teacher-mlp's
-  0.13 octaves above its dense optimum; 4 rows, 0.085).
+  0.13 octaves above its dense optimum; 4 rows, 0.085). Where the window is wider than half
+  a decade and the seeds show that a half-decade window's vertex differs from it (a
+  jackknife of the difference, ``interval.lopsided``), the top is lopsided and the narrower
+  window's fit is the estimate.
 - ``interval``: with several seeds, a delete-one-seed jackknife of the whole estimate with a
   Student-t factor (it covers the seed-mean optimum at the nominal level); with one seed, a
   residual bootstrap that describes that seed's curve only. Plus the grid's resolution, and

@@ -92,6 +92,37 @@ def seed_spread(cv: Curve, fit: Fit, opts: FitOptions, method: str = "jackknife"
     return se, n - 1, arr
 
 
+def lopsided(cv: Curve, fit: Fit, opts: FitOptions, q: float, narrow_span: float = 0.5
+             ) -> tuple[Fit, FitOptions] | None:
+    """The fit on a narrower window (at most ``narrow_span`` decades) and its options, when
+    the wide window's vertex differs from the narrow one's by more than the seeds can
+    explain; else None. On a lopsided top a parabola over a wide window puts the vertex
+    towards the flatter side; over a narrow one it is less biased and noisier. The test is
+    a delete-one-seed jackknife of the difference of the two vertices (each replicate on the
+    same two sets of rows), with a Student-t factor at ``q``: the seeds' correlated noise
+    along LR is in it, which a residual test of the seed-mean curve would miss. Needs three
+    seeds in the window."""
+    min_points, delta, max_span, min_span = opts
+    if fit.coef is None or max_span <= narrow_span:
+        return None
+    nopts = (min_points, delta, narrow_span, min(min_span, narrow_span))
+    nfit = fit_curve(cv, *nopts)
+    if nfit.coef is None or (nfit.lo, nfit.hi) == (fit.lo, fit.hi):
+        return None
+    cols = [s for s in seeds_in_window(cv, fit) if s in seeds_in_window(cv, nfit)]
+    if len(cols) < 3:
+        return None
+    reps = []
+    for s in cols:
+        sub = _same_rows(cv, s, True)
+        wide = fit_curve(sub, *opts, rows=(fit.j, fit.lo, fit.hi)).x_hat
+        reps.append(wide - fit_curve(sub, *nopts, rows=(nfit.j, nfit.lo, nfit.hi)).x_hat)
+    se = _spread(np.asarray(reps), True)
+    if abs(fit.x_hat - nfit.x_hat) <= t_quantile(q, len(cols) - 1) * se:
+        return None
+    return nfit, nopts
+
+
 def _spread(arr: np.ndarray, jackknife: bool) -> float:
     n = arr.size
     if jackknife:
