@@ -21,6 +21,7 @@ from .interval import (
     lopsided,
     regret_bound,
     resolution,
+    robust_noise,
     seed_noise,
     seed_spread,
     vertex_se,
@@ -248,7 +249,7 @@ def _statistical_part(cv: Curve, fit: Fit, sigma: float, opts: tuple, seed_metho
         # one seed (from four on, the least of the leave-one-seed-out noises): a seed
         # whose curve lies to the side is not noise along the curve, and through a narrow
         # window's curvature it would blow the floor up
-        se = max(se, vertex_se(cv, fit, _floor_noise(cv, fit.j, sigma, opts)))
+        se = max(se, vertex_se(cv, fit, robust_noise(cv, fit.j, sigma, opts)))
         half = t_quantile(q, df) * se
         return _Spread("seeds", half, half, se / LOG10_2, df + 1)
     one_sigma = math.sqrt(fit.rss / (fit.n_points - 3)) if (
@@ -258,19 +259,6 @@ def _statistical_part(cv: Curve, fit: Fit, sigma: float, opts: tuple, seed_metho
         notes.append("no residual to estimate the noise from; interval from the grid")
     lo, hi = halves if halves is not None else (0.0, 0.0)
     return _Spread("one-seed", lo, hi, None, 1)
-
-
-def _floor_noise(cv: Curve, j: int, sigma: float, opts: tuple) -> float:
-    """``sigma``, or with four seeds or more the least of the noises measured leaving one
-    seed out (``seed_noise`` on the same rows)."""
-    if cv.n_seeds < 4 or not math.isfinite(sigma):
-        return sigma
-    out = [seed_noise(_drop_seed(cv, s), j, opts) for s in range(cv.n_seeds)]
-    return min([sigma] + [v for v in out if math.isfinite(v)])
-
-
-def _drop_seed(cv: Curve, s: int) -> Curve:
-    return replace(cv, U=np.delete(cv.U, s, axis=1), seeds=np.delete(cv.seeds, s))
 
 
 def _metric_at(cv: Curve, fit: Fit, sigma: float, sign: float, band_tol: float,

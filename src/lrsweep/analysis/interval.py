@@ -58,6 +58,16 @@ def seed_noise(cv: Curve, j: int, opts: FitOptions) -> float:
     return math.nan
 
 
+def robust_noise(cv: Curve, j: int, sigma: float, opts: FitOptions) -> float:
+    """``sigma`` (``seed_noise`` at row ``j``), or with four seeds or more the least of the
+    noises measured leaving one seed out: a seed whose curve lies to the side is not noise
+    along the curve."""
+    if cv.n_seeds < 4 or not math.isfinite(sigma):
+        return sigma
+    out = [seed_noise(_same_rows(cv, s, True), j, opts) for s in range(cv.n_seeds)]
+    return min([sigma] + [v for v in out if math.isfinite(v)])
+
+
 def seeds_in_window(cv: Curve, fit: Fit) -> list[int]:
     """Seed columns with at least two trials among the fitted rows."""
     ok = np.isfinite(cv.U[fit.lo:fit.hi + 1])
