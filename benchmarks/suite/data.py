@@ -57,6 +57,18 @@ def stdlib_text(context: int, n_train: int, n_val: int) -> Split:
     return (xt, yt), (xv, yv)
 
 
+@lru_cache(maxsize=2)
+def moons(n_train: int = 512, n_val: int = 512, noise: float = 0.25, seed: int = 7) -> Split:
+    """scikit-learn's two interleaving half-moons (generated), standardised."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_train + n_val, noise=noise, random_state=seed)
+    x = torch.tensor(x, dtype=torch.float32)
+    x = (x - x[:n_train].mean(0)) / x[:n_train].std(0)
+    y = torch.tensor(y, dtype=torch.long)
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+
+
 def blobs(n_train: int = 512, n_val: int = 512, d: int = 8, k: int = 4, flip: float = 0.15,
           seed: int = 7) -> Split:
     """Gaussian blobs in ``d`` dimensions, ``k`` classes, a fraction ``flip`` of the labels

@@ -161,6 +161,23 @@ def gru_adding(**over: Any) -> lrsweep.Task:
                  warmup_steps=5, schedule="cosine")
 
 
+# held out, added 2026-12-03 after the estimator work of that day, and run once
+def moons_sgd(**over: Any) -> lrsweep.Task:
+    return _task("moons-sgd", over, mlp(2, 2, width=32, depth=2), torch.optim.SGD,
+                 data.moons(), metric="loss", steps=60)
+
+
+def digits_table_rmsprop(**over: Any) -> lrsweep.Task:
+    return _task("digits-rmsprop", over, mlp(64, 10, width=32), torch.optim.RMSprop,
+                 data.sklearn_table("digits"), metric="accuracy", steps=40,
+                 warmup_steps=4, schedule="cosine")
+
+
+def wine_adam(**over: Any) -> lrsweep.Task:
+    return _task("wine-adam", over, mlp(13, 3, width=16), torch.optim.Adam,
+                 data.sklearn_table("wine"), metric="loss", steps=40, batch_size=16)
+
+
 SPECS: tuple[SuiteTask, ...] = (
     SuiteTask("digits-mlp", digits_mlp, "noisy flat top (accuracy); MLP, Adam, constant",
               "real: scikit-learn digits"),
@@ -202,4 +219,11 @@ SPECS: tuple[SuiteTask, ...] = (
               "real: scikit-learn breast_cancer", held_out=True),
     SuiteTask("gru-adding", gru_adding, "cliff; GRU regression, Adam, warmup + cosine",
               "generated: adding problem", held_out=True),
+    SuiteTask("moons-sgd", moons_sgd, "plain SGD, a 2-layer MLP (loss)",
+              "generated: scikit-learn half-moons", lr_range=(1e-4, 10.0), held_out=True),
+    SuiteTask("digits-rmsprop", digits_table_rmsprop,
+              "accuracy, RMSprop, warmup + cosine; MLP on the 64 pixels",
+              "real: scikit-learn digits", held_out=True),
+    SuiteTask("wine-adam", wine_adam, "tiny data, Adam, constant (loss)",
+              "real: scikit-learn wine", held_out=True),
 )
