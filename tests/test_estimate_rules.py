@@ -274,3 +274,38 @@ def test_a_symmetric_top_keeps_the_wide_window():
         assert lopsided(cv, wide, opts, 0.95) is None
         opt = estimate_optimum(*arr, "max")
         assert "lopsided" not in opt.note and abs(math.log10(opt.lr) + 2.0) < 0.1
+
+
+def _edge_sweep(sd_at, seed=0):
+    """A loss with its optimum at 10**-1.6, five seeds, every seed diverging from 10**-1.33
+    on; the seeds' noise at log10 LR x is ``sd_at(x)``."""
+    rng = np.random.default_rng(seed)
+    lrs, ss, ms, st = [], [], [], []
+    for s in range(5):
+        for x in np.arange(-3.0, -1.0, 1 / 6):
+            lrs.append(10**x)
+            ss.append(s)
+            if x >= -1.34:
+                ms.append(math.nan)
+                st.append("diverged")
+            else:
+                ms.append(0.3 + 0.5 * (x + 1.6) ** 2 + rng.normal(0, sd_at(x)))
+                st.append("ok")
+    return lrs, ss, ms, st
+
+
+def test_a_spread_that_grows_towards_the_stability_edge_is_said():
+    """Near the LR where seeds diverge their losses spread out (a few look good by luck):
+    the estimate's note says so, with how much the spread grew."""
+    for seed in range(3):
+        opt = estimate_optimum(*_edge_sweep(lambda x: 0.002 * math.exp(5 * (x + 2.2)), seed),
+                               "min", metric_name="loss")
+        assert opt.diverged_above is not None
+        assert "near the stability edge" in opt.note, opt.note
+        assert "a lower LR in the interval is safer" in opt.summary()
+
+
+def test_an_even_spread_below_the_stability_edge_is_not_flagged():
+    for seed in range(3):
+        opt = estimate_optimum(*_edge_sweep(lambda x: 0.004, seed), "min", metric_name="loss")
+        assert opt.diverged_above is not None and "near the stability edge" not in opt.note

@@ -4,6 +4,7 @@ the seed-mean curve, and which LRs diverged. Pure numpy."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -223,6 +224,33 @@ def blown_up(cv: Curve, j: int, frac: float = 0.5, ratio: float = 4.0) -> np.nda
     split = top - worst > 0.5 * (ref - worst)
     above = np.arange(cv.n) > j
     return np.flatnonzero(bad & split & above)
+
+
+def spread_growth(cv: Curve, xv: float, lower: float = 1 / 3, reach: float = 1.0
+                  ) -> tuple[float, float] | None:
+    """(ratio, x) when the seeds' spread grows towards ``xv`` (log10): the spread of the
+    seeds about their offsets at the row nearest ``xv``, over the median such spread of the
+    rows ``lower`` to ``reach`` decades below it (rows with two seeds or more; ``x`` the
+    middle of those rows); None when there is no such row or no spread below."""
+    ok = np.isfinite(cv.U)
+    if cv.n == 0 or cv.n_seeds < 2:
+        return None
+    n = ok.sum(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # each seed's offset: its median residual (the rows near the edge, where the
+        # spread is large, would carry their noise into a mean offset and onto every row)
+        off = np.nan_to_num(np.nanmedian(np.where(ok, cv.U - cv.mean[:, None], np.nan),
+                                         axis=0))
+        V = np.where(ok, cv.U - off[None, :], np.nan)
+        sd = np.where(n >= 2, np.nanstd(np.where(n[:, None] >= 2, V, 0.0), axis=1, ddof=1),
+                      np.nan)
+    i = int(np.argmin(np.abs(cv.x - xv)))
+    below = np.flatnonzero((cv.x <= cv.x[i] - lower + 1e-9) & (cv.x >= cv.x[i] - reach - 1e-9)
+                           & np.isfinite(sd) & (sd > 0))
+    if not np.isfinite(sd[i]) or not below.size:
+        return None
+    return float(sd[i] / np.median(sd[below])), float(np.median(cv.x[below]))
 
 
 def build_curve(lrs: Any, seeds: Any, metrics: Any, statuses: Any, sign: float) -> Curve:

@@ -13,7 +13,7 @@ from ..errors import bad_arg
 from ..results.best import best_measured, rows_by_lr
 from ..stats import t_quantile
 from .band import data_band, fit_band
-from .curve import Curve, blown_up, build_curve
+from .curve import Curve, blown_up, build_curve, spread_growth
 from .fit import Fit, fit_curve
 from .interval import (
     curve_spread,
@@ -162,6 +162,7 @@ def estimate_optimum(
     if low is not None and high is not None and spread.basis == "seeds":
         flat = regret_bound(cv, fit, low, high, level)
     div_up = diverged.diverged_above(int(np.searchsorted(diverged.x, xj)))
+    _near_the_edge(cv, full, fit.x_hat, notes)
     below_tried, above_tried, edge = _edges(full, cv, fit.j)
     return Optimum(
         lr=float(10**fit.x_hat), low=None if low is None else float(10**low),
@@ -211,6 +212,23 @@ def _without_cliffs(full: Curve, notes: list[str]) -> Curve:
         notes.append(f"a seed blew up at {10 ** float(full.x[blown].min()):.3g}: "
                      "the estimate stays below it")
     return full.without(blown)
+
+
+def _near_the_edge(cv: Curve, full: Curve, xv: float, notes: list[str],
+                   within: float = 0.5, growth: float = 3.0) -> None:
+    """A note when the estimate lies within ``within`` decades below an LR where a seed
+    diverged or blew up and the seeds' spread there is ``growth`` times or more what it is
+    lower down: near the stability edge a few seeds can look good by luck (their losses are
+    heavy-tailed), so the seed mean of a few seeds is too hopeful there."""
+    edge = full.x_div[full.x_div > xv + 1e-12]
+    if not edge.size or float(edge.min()) - xv > within:
+        return
+    grown = spread_growth(cv, xv)
+    if grown is not None and grown[0] >= growth:
+        notes.append(f"near the stability edge (a seed diverged or blew up at "
+                     f"{10 ** float(edge.min()):.3g}): the seeds' spread at the estimate is "
+                     f"{grown[0]:.0f}x that at {10 ** grown[1]:.3g}, so a few seeds can look "
+                     "good there by luck; a lower LR in the interval is safer")
 
 
 def _edges(full: Curve, cv: Curve, j: int) -> tuple[bool, bool, str]:
