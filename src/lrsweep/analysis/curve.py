@@ -151,16 +151,14 @@ def _linked(ok: np.ndarray, want: np.ndarray) -> bool:
         return True
     if not ok[:, cols].any(axis=0).all():
         return False
-    group = {int(cols[0])}
-    grew = True
-    while grew:
-        grew = False
-        for row in ok:
-            seeds = set(np.flatnonzero(row).tolist())
-            if seeds & group and not seeds <= group:
-                group |= seeds
-                grew = True
-    return set(cols.tolist()) <= group
+    group = np.zeros(ok.shape[1], dtype=bool)
+    group[cols[0]] = True
+    while True:  # the seeds reachable through rows that hold a seed of the group
+        grown = ok[ok[:, group].any(axis=1)].any(axis=0) | group
+        if np.array_equal(grown, group):
+            break
+        group = grown
+    return bool(group[cols].all())
 
 
 def _mean_given(U: np.ndarray, a: np.ndarray) -> np.ndarray:

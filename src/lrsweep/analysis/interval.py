@@ -64,7 +64,10 @@ def robust_noise(cv: Curve, j: int, sigma: float, opts: FitOptions) -> float:
     along the curve."""
     if cv.n_seeds < 4 or not math.isfinite(sigma):
         return sigma
-    out = [seed_noise(_same_rows(cv, s, True), j, opts) for s in range(cv.n_seeds)]
+    # seed_noise reads only the table: no leave-one-out seed mean to recompute
+    out = [seed_noise(replace(cv, U=np.delete(cv.U, s, axis=1),
+                              seeds=np.delete(cv.seeds, s)), j, opts)
+           for s in range(cv.n_seeds)]
     return min([sigma] + [v for v in out if math.isfinite(v)])
 
 
