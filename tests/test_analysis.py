@@ -425,7 +425,9 @@ def test_more_seeds_would_shrink_a_seed_limited_interval():
     xs = np.arange(f.x0 - 1.5, f.x0 + 1.0, 0.1)
     opt = estimate_optimum(*f.sweep_arrays(xs, range(3)), f.direction)
     assert opt.basis == "seeds"
-    assert opt.with_seeds(3) == pytest.approx(opt.ratio, rel=0.25)
+    # the projection is the jackknife's part and the grid's: at most the interval itself
+    # (which may also hold rows outside the window that three seeds cannot tell apart)
+    assert 1.0 < opt.with_seeds(3) <= opt.ratio
     assert opt.with_seeds(10) < opt.with_seeds(5) < opt.with_seeds(3)
 
 

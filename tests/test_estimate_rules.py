@@ -94,8 +94,10 @@ def test_a_peak_beyond_the_points_is_not_extrapolated():
 
 def test_an_outlier_seed_cannot_blow_the_interval_up():
     # five seeds; the fifth one's curve sits 0.7 decades (2.3 octaves) to the side, as one
-    # seed in five does on noisy plateaus: it pulls the seed mean, but the interval widens
-    # by less than a factor of two (a plain jackknife: up to x3-5)
+    # seed in five does on noisy plateaus: it pulls the seed mean, and the interval widens
+    # (the jackknife's part by at most twice the other seeds', and rows outside the window
+    # that the four seeds find as good join it: ``plausible_span``), by less than a factor
+    # of four, not by orders of magnitude
     for i in range(10):
         f = JitterCurve(i, np.random.default_rng(100 + i), tau=0.08)
         xs = np.arange(f.x0 - 1.5, f.x0 + 1.0, 1 / 6)
@@ -105,7 +107,7 @@ def test_an_outlier_seed_cannot_blow_the_interval_up():
         out = [float(f.base(math.log10(lr) - 0.7)) if s == 4 else m
                for lr, s, m in zip(lrs, seeds, metrics)]
         opt = estimate_optimum(lrs, seeds, out, statuses, f.direction)
-        assert opt.ratio < 2 * clean.ratio, (i, clean.ratio, opt.ratio)
+        assert opt.ratio < 4 * clean.ratio, (i, clean.ratio, opt.ratio)
         assert opt.low <= opt.lr <= opt.high
 
 
@@ -309,3 +311,80 @@ def test_an_even_spread_below_the_stability_edge_is_not_flagged():
     for seed in range(3):
         opt = estimate_optimum(*_edge_sweep(lambda x: 0.004, seed), "min", metric_name="loss")
         assert opt.diverged_above is not None and "near the stability edge" not in opt.note
+
+
+def _bumps(x):
+    return (0.9 - 0.03 * (x + 2.3) ** 2 + 0.010 * np.exp(-((x + 2.6) / 0.15) ** 2)
+            + 0.011 * np.exp(-((x + 2.0) / 0.15) ** 2))
+
+
+def _two_bumps(draw: int, seeds: int = 5):
+    """Accuracy on a broad top with two bumps 0.6 decade apart (at -2.6 and -2.0 log10 LR;
+    in expectation the one at -2.0 is higher by 0.001): each seed tilts the top towards one
+    bump or the other (sd 0.004 at the bumps), with its own offset and a smooth wiggle, so
+    five seeds' mean picks either bump. The grid is dense (1/12 decade)."""
+    xs = np.arange(-3.2, -1.7, 1 / 12)
+    rows = []
+    for s in range(seeds):
+        r = np.random.default_rng([draw, s])
+        tilt, off, ph = r.normal(0, 0.004), r.normal(0, 0.01), r.uniform(0, 6.3)
+        for x in xs:
+            acc = (_bumps(x) + tilt * math.tanh((x + 2.3) / 0.3) + off
+                   + 0.0005 * math.sin(8 * x + ph))
+            rows.append((10**x, s, acc))
+    return [list(v) for v in zip(*rows)] + [["ok"] * len(rows)]
+
+
+def test_the_interval_holds_the_optimum_whichever_bump_of_a_broad_top_the_seeds_pick(
+        monkeypatch):
+    # the jackknife refits the window around the bump these seeds picked; other seeds
+    # would pick the other one. The interval holds the expectation's optimum all the same
+    from lrsweep.analysis import estimate as est
+
+    xs = np.linspace(-3.2, -1.7, 15001)
+    x_true = float(xs[np.argmax(_bumps(xs))])
+
+    def coverage() -> tuple[float, set]:
+        holds, picked = 0, set()
+        for draw in range(40):
+            opt = estimate_optimum(*_two_bumps(draw), "max")
+            picked.add(math.log10(opt.lr) < -2.3)
+            holds += opt.low <= 10**x_true <= opt.high
+        return holds / 40, picked
+
+    rate, picked = coverage()
+    assert len(picked) == 2  # both bumps are picked by some seeds
+    assert rate >= 0.85
+    # without the paired test the interval is the jackknife's around the picked bump
+    monkeypatch.setattr(est, "plausible_span", lambda *a, **k: None)
+    assert coverage()[0] < 0.7
+
+
+def test_seeds_offsets_do_not_make_a_clear_top_plausible_everywhere():
+    from lrsweep.analysis.curve import build_curve
+    from lrsweep.analysis.fit import Fit
+    from lrsweep.analysis.interval import plausible_span
+
+    rng = np.random.default_rng(3)
+    xs = np.arange(-4.0, -1.0, 1 / 6)
+    lrs, seeds, metrics = [], [], []
+    for s in range(5):
+        off = rng.normal(0, 1.0)  # offsets 100x the curve's noise along LR
+        for x in xs:
+            lrs.append(10**x)
+            seeds.append(s)
+            metrics.append(0.5 * (x + 2.5) ** 2 + off + rng.normal(0, 0.002))
+    cv = build_curve(lrs, seeds, metrics, ["ok"] * len(lrs), -1.0)
+    j = cv.best()
+    window = Fit(x_hat=float(cv.x[j]), j=j, lo=j, hi=j, coef=None, rss=0.0)
+    # the paired differences see the curve: no row a sixth of a decade or more from the top
+    # is as good (an unpaired test would find every row within the offsets' noise)
+    span = plausible_span(cv, window, 0.95)
+    assert span is None or -2.75 < span[0] <= span[1] < -2.25
+    # with no curve under the offsets, every row is as good as the best
+    flat = [m - 0.5 * (math.log10(lr) + 2.5) ** 2 for lr, m in zip(lrs, metrics)]
+    cv = build_curve(lrs, seeds, flat, ["ok"] * len(lrs), -1.0)
+    j = cv.best()
+    window = Fit(x_hat=float(cv.x[j]), j=j, lo=j, hi=j, coef=None, rss=0.0)
+    lo, hi = plausible_span(cv, window, 0.95)
+    assert lo <= -3.5 and hi >= -1.5

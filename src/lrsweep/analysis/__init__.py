@@ -19,8 +19,11 @@ One concern a module:
   jackknife of the difference, ``interval.lopsided``), the top is lopsided and the narrower
   window's fit is the estimate.
 - ``interval``: with several seeds, a delete-one-seed jackknife of the whole estimate with a
-  Student-t factor (it covers the seed-mean optimum at the nominal level); with one seed, a
-  residual bootstrap that describes that seed's curve only. Plus the grid's resolution, and
+  Student-t factor, widened to the LRs outside the fit's window that the seeds do not show
+  worse than the best (a paired t-test on the seeds each shares with the best: on a broad
+  top another draw of seeds could put the optimum there, which the jackknife, refitting
+  the same window, cannot see; ``Optimum.plausible``); with one seed, a residual bootstrap
+  that describes that seed's curve only. Plus the grid's resolution, and
   what the data say for sure: the interval holds the best measured LR, never reaches an LR
   that diverged, and an end that reaches the range tried is open (None).
 - ``band``: the LRs within ``band_tol`` of the best, following the fitted curve between

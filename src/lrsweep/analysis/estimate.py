@@ -19,6 +19,7 @@ from .interval import (
     curve_spread,
     finish,
     lopsided,
+    plausible_span,
     regret_bound,
     resolution,
     robust_noise,
@@ -151,7 +152,8 @@ def estimate_optimum(
             fit = replace(fit, x_hat=gp.x_hat)
             spread = replace(spread, below=gp.below, above=gp.above)
             method = "gp"
-    low, high, res = _interval(cv, fit, spread, opts, cell_frac, model_error, notes)
+    low, high, res, plaus = _interval(cv, fit, spread, opts, cell_frac, model_error, q,
+                                      notes)
 
     lim = bounds if bounds is not None else metric_bounds(metric_name, metrics)
     value, fitted = _metric_at(cv, fit, sigma, sign, band_tol, lim, metric_name, notes)
@@ -176,23 +178,35 @@ def estimate_optimum(
         fit_range=(float(10 ** cv.x[fit.lo]), float(10 ** cv.x[fit.hi])),
         note="; ".join(notes), basis=spread.basis, metric_fitted=fitted,
         seed_se=spread.seed_se, resolution=res / LOG10_2, flat_regret=flat,
-        window_edge=edge,
+        window_edge=edge, plausible=plaus,
         **{**common, "n_seeds": spread.n_used if spread.basis == "seeds" else full.n_seeds})
 
 
 def _interval(cv: Curve, fit: Fit, spread: _Spread, opts: tuple, cell_frac: float,
-              model_error: bool, notes: list[str]) -> tuple[float | None, float | None, float]:
+              model_error: bool, q: float, notes: list[str]
+              ) -> tuple[float | None, float | None, float, tuple[float, float] | None]:
     """(low, high) in log10 (None: open) and the resolution part: the statistical part and
-    the grid's resolution in quadrature, then what the data say for sure (``finish``)."""
+    the grid's resolution in quadrature, widened to the LRs outside the fit's window that
+    the seeds do not show worse than the best (``plausible_span``, returned as LRs), then
+    what the data say for sure (``finish``)."""
     # the seeds' spread cannot place the optimum further out than the rows fitted span
     span = float(cv.x[fit.hi] - cv.x[fit.lo]) if fit.hi > fit.lo else math.inf
     stat_lo, stat_hi = min(spread.below, span), min(spread.above, span)
     res = resolution(cv, fit, opts, cell_frac, model_error)
     lo_x = fit.x_hat - math.hypot(stat_lo, res)
     hi_x = fit.x_hat + math.hypot(stat_hi, res)
+    plaus = None
+    if spread.basis == "seeds":  # where other seeds could put the best: a broad top's bumps
+        span_p = plausible_span(cv, fit, q)
+        if span_p is not None and (span_p[0] < lo_x or span_p[1] > hi_x):
+            lo_x, hi_x = min(lo_x, span_p[0]), max(hi_x, span_p[1])
+            plaus = (float(10 ** span_p[0]), float(10 ** span_p[1]))
+            notes.append(f"LRs outside the fit's window are as good for these seeds "
+                         f"({plaus[0]:.3g}..{plaus[1]:.3g}): the interval holds them, and only "
+                         "more seeds can narrow it")
     low, high, more = finish(cv, fit, lo_x, hi_x)
     notes += more
-    return low, high, res
+    return low, high, res, plaus
 
 
 def _band(cv: Curve, fit: Fit, ref: float, band_tol: float) -> tuple[float, float]:

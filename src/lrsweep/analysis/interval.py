@@ -13,6 +13,12 @@ Two sources of uncertainty, combined in quadrature (each side separately):
   larger window (the curve is not a parabola) and a fraction of the best point's grid cell
   (a coarse grid).
 
+The jackknife refits the same window, so it cannot see the estimate jump to another part
+of a broad top when other seeds are drawn (two bumps on a plateau). ``plausible_span``
+covers that: the LRs outside the window that the seeds do not show worse than the best one,
+by a paired Student-t test on the seeds each shares with the best (pairing takes out each
+seed's offset along LR). The interval holds them all.
+
 ``finish`` then applies what the data say for sure: the interval holds the best measured
 LR; it reaches the next LR tried on a side where the fit has no evidence (the best point is
 the window's end); it stops half-way to an LR that diverged; and an end that reaches the
@@ -204,6 +210,47 @@ def regret_bound(cv: Curve, fit: Fit, lo_x: float, hi_x: float, level: float
         return None
     reps = np.asarray([worst(coef_of(_same_rows(cv, s, True))) for s in cols])
     return full + t_quantile(level, len(cols) - 1) * _spread(reps, True)
+
+
+def plausible_span(cv: Curve, fit: Fit, q: float, min_seeds: int = 3
+                   ) -> tuple[float, float] | None:
+    """(lowest, highest) log10 LR among the rows outside the fit's window that the seeds do
+    not show worse than the best row: the mean over their shared seeds of ``U[j] - U[i]``
+    is at most ``t_q`` standard errors (``min_seeds`` shared seeds or more; a row with
+    fewer is not tested). With four shared seeds or more a row must pass without its
+    farthest seed too, so that one outlier seed cannot make a whole top plausible. Each end
+    reaches half-way to the next row out. None when no such row. Inside the window the fit's own interval says where the optimum is;
+    a row outside it that is as good is another part of a broad top that other seeds could
+    have picked."""
+    j = fit.j
+    ok = np.isfinite(cv.U)
+    both = ok & ok[j][None, :]
+    k = both.sum(axis=1)
+    outside = np.ones(cv.n, dtype=bool)
+    outside[fit.lo:fit.hi + 1] = False
+    d = np.where(both, cv.U[j][None, :] - np.where(ok, cv.U, 0.0), 0.0)
+    keep = []
+    for i in np.flatnonzero(outside & (k >= min_seeds)):
+        di = d[i, both[i]]
+        ok_i = _not_worse(di, q)
+        if ok_i and di.size >= 4:  # robust to one seed: also without the farthest one
+            ok_i = _not_worse(np.delete(di, np.argmax(np.abs(di - np.median(di)))), q)
+        if ok_i:
+            keep.append(i)
+    if not keep:
+        return None
+    # a plausible row's optimum may lie anywhere up to half-way to the next row out
+    lo, hi = min(keep), max(keep)
+    x_lo = float(cv.x[lo] + cv.x[lo - 1]) / 2 if lo > 0 else float(cv.x[lo])
+    x_hi = float(cv.x[hi] + cv.x[hi + 1]) / 2 if hi < cv.n - 1 else float(cv.x[hi])
+    return x_lo, x_hi
+
+
+def _not_worse(d: np.ndarray, q: float) -> bool:
+    """The paired differences ``d`` (best minus row) do not show the row worse: their mean
+    is at most ``t_q`` standard errors."""
+    se = float(np.std(d, ddof=1)) / math.sqrt(d.size)
+    return float(d.mean()) <= t_quantile(q, d.size - 1) * se
 
 
 def _same_rows(cv: Curve, s: int, leave_out: bool) -> Curve:

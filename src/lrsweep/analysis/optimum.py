@@ -50,7 +50,10 @@ class Optimum:
     LR inside the interval is (None: not known, e.g. an open end or one seed); ``flat``: it
     is within ``band_tol / 2``. ``window_edge``: "low"/"high" when the best LR is the
     lowest/highest LR the estimate's seeds all ran, but LRs beyond it were tried with fewer
-    seeds (run them with every seed before more seeds or refining).
+    seeds (run them with every seed before more seeds or refining). ``plausible``: (low,
+    high) of the LRs outside the fit's window that the seeds do not show worse than the best
+    (a broad top another draw of seeds could put its optimum on); the interval holds them,
+    and only more seeds can narrow it there (None: no such LR).
     """
 
     lr: float | None
@@ -84,6 +87,7 @@ class Optimum:
     flat_regret: float | None = None
     window_edge: str = ""
     measured: Best | None = None
+    plausible: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.measured, dict):  # an Optimum rebuilt from dataclasses.asdict
@@ -168,7 +172,7 @@ class Optimum:
         """Every field, plus ``ratio`` (None when open), ``open_low``/``open_high`` and
         ``meaning``; tuples as lists, open ends as None."""
         d = asdict(self)
-        for k in ("band", "fit", "fit_range", "lr_range"):
+        for k in ("band", "fit", "fit_range", "lr_range", "plausible"):
             d[k] = None if getattr(self, k) is None else list(getattr(self, k))
         d["ratio"] = None if math.isinf(self.ratio) else self.ratio
         d["open_low"], d["open_high"] = self.open_low, self.open_high
