@@ -353,8 +353,9 @@ def _what_next(rounds: list[SearchRound]) -> str:
     opt = rounds[-1].optimum
     if opt.basis == "seeds" and math.isfinite(opt.ratio):
         n = opt.n_seeds
+        where = "" if opt.plausible is None else " where the fit is"
         return (f"interval x{opt.ratio:.2f} over {n} seeds ({n + 2} seeds would give about "
-                f"x{opt.with_seeds(n + 2):.2f}); raise the budget to go on")
+                f"x{opt.with_seeds(n + 2):.2f}{where}); raise the budget to go on")
     return "raise the budget to go on"
 
 

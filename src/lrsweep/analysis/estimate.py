@@ -197,7 +197,7 @@ def _interval(cv: Curve, fit: Fit, spread: _Spread, opts: tuple, cell_frac: floa
     hi_x = fit.x_hat + math.hypot(stat_hi, res)
     plaus = None
     if spread.basis == "seeds":  # where other seeds could put the best: a broad top's bumps
-        span_p = plausible_span(cv, fit, q)
+        span_p = plausible_span(cv, fit, 2 * q - 1)  # one-sided at ``level``
         if span_p is not None and (span_p[0] < lo_x or span_p[1] > hi_x):
             lo_x, hi_x = min(lo_x, span_p[0]), max(hi_x, span_p[1])
             plaus = (float(10 ** span_p[0]), float(10 ** span_p[1]))

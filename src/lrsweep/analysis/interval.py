@@ -219,9 +219,10 @@ def plausible_span(cv: Curve, fit: Fit, q: float, min_seeds: int = 3
     is at most ``t_q`` standard errors (``min_seeds`` shared seeds or more; a row with
     fewer is not tested). With four shared seeds or more a row must pass without its
     farthest seed too, so that one outlier seed cannot make a whole top plausible. Each end
-    reaches half-way to the next row out. None when no such row. Inside the window the fit's own interval says where the optimum is;
-    a row outside it that is as good is another part of a broad top that other seeds could
-    have picked."""
+    reaches half-way to the next row out. None when no such row. Inside the window the
+    fit's own interval says where the optimum is; a row outside it that is as good is
+    another part of a broad top that other seeds could have picked. ``estimate_optimum``
+    tests at ``q = level`` (one-sided)."""
     j = fit.j
     ok = np.isfinite(cv.U)
     both = ok & ok[j][None, :]

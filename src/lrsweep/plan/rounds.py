@@ -154,9 +154,13 @@ def next_round(results: Results, opt: Optimum, rounds: Sequence[object], pool: l
     n = opt.n_seeds
     more = opt.with_seeds(2 * n)
     why = "new LRs no longer shrink it" if stalled else "set by the spread of the seeds"
+    where = ""
+    if opt.plausible is not None:  # the projection is the fit's part only
+        where = (f" where the fit is, if they also tell {opt.plausible[0]:.3g}.."
+                 f"{opt.plausible[1]:.3g} from the best")
     return Stop(StopReason.NOISE_LIMITED,
                 f"noise-limited: interval x{opt.ratio:.2f} is {why} ({n} seeds); "
-                f"{2 * n} seeds would give about x{more:.2f}")
+                f"{2 * n} seeds would give about x{more:.2f}{where}")
 
 
 def _window_lrs(opt: Optimum, tried: list[float]) -> list[float]:
