@@ -116,6 +116,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     logging.getLogger("lrsweep").setLevel(logging.ERROR)
     names = args.tasks.split(",") if args.tasks else list(ALL)
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        raise SystemExit(f"--tasks: unknown task(s) {', '.join(unknown)}; "
+                         f"use some of: {', '.join(ALL)}")
     rng = np.random.default_rng(0)
     print(f"{N_SEEDS} of 20 truth seeds, every one of the 41 LRs; spread: middle 90% of the "
           f"{N_SEEDS}-seed optimum (octaves); tolerance {TOLERANCE_OCT} octave (x1.41)")
